@@ -1,0 +1,68 @@
+"""Where pieces come from: music21's embedded corpora, or any folder of music files.
+
+A source lists :class:`SourceFile` entries (a stable id and a path); reading them
+happens later, in the preparation workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cadenza.errors import ConfigError
+from cadenza.io.read import SUFFIXES
+
+BACH_CHORALES = "bach-chorales"
+EMBEDDED = (BACH_CHORALES,)
+_PREFERRED_SUFFIX = (".mxl", ".musicxml", ".xml", ".krn")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file to read: ``piece_id`` names it in splits and manifests."""
+
+    piece_id: str
+    path: str
+
+
+def list_sources(corpus: str) -> list[SourceFile]:
+    """The files of an embedded corpus (by name) or of a folder (searched recursively)."""
+    if corpus == BACH_CHORALES:
+        return bach_chorale_files()
+    folder = Path(corpus)
+    if not folder.exists():
+        raise ConfigError(
+            f"corpus {corpus!r} is neither an embedded corpus ({', '.join(EMBEDDED)}) "
+            "nor an existing folder"
+        )
+    if folder.is_file():
+        return [SourceFile(folder.name, str(folder))]
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+    )
+    return [SourceFile(str(p.relative_to(folder)), str(p)) for p in files]
+
+
+def bach_chorale_files() -> list[SourceFile]:
+    """The Bach chorales shipped inside music21, in BWV order (353 with music21 10.x)."""
+    from music21 import corpus
+
+    names = corpus.chorales.Iterator(numberingSystem="bwv", returnType="filename")
+    return [SourceFile(name.split("/")[-1], str(_resolve(name))) for name in names]
+
+
+def _resolve(name: str) -> Path:
+    """The file for a corpus name; where music21 holds several, the exact one."""
+    from music21 import corpus
+
+    found = corpus.getWork(name)
+    if not isinstance(found, list):
+        return Path(found)
+    stem = name.split("/")[-1]
+    exact = [Path(p) for p in found if Path(p).stem == stem]
+    candidates = exact or [Path(p) for p in found]
+    return min(candidates, key=lambda p: _rank(p.suffix))
+
+
+def _rank(suffix: str) -> int:
+    return _PREFERRED_SUFFIX.index(suffix) if suffix in _PREFERRED_SUFFIX else len(_PREFERRED_SUFFIX)

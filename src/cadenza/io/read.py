@@ -1,0 +1,203 @@
+"""Readers: every supported file format into :class:`~cadenza.score.Score`.
+
+MIDI goes through symusic (fast, C++); MusicXML, ABC and Humdrum go through
+music21, imported only when such a file is read.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cadenza.errors import ReadError
+from cadenza.score import DEFAULT_TPQ, Key, Score, TimeSignature, empty_notes, make_notes
+
+MIDI_SUFFIXES = (".mid", ".midi")
+MUSIC21_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
+SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
+
+
+def read(path: str | Path, data: bytes | None = None) -> list[Score]:
+    """Read a music file into one Score per piece it holds (an ABC file may hold many).
+
+    ``data`` may carry the file's bytes when the caller has them already.
+    Raises :class:`ReadError` with a one-line reason for anything unreadable.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ReadError(f"{path}: unsupported file type {suffix!r} (use {', '.join(SUFFIXES)})")
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise ReadError(f"{path}: cannot open: {err.strerror or err}") from None
+    if not data.strip():
+        raise ReadError(f"{path}: empty file")
+    if suffix in MIDI_SUFFIXES:
+        return [read_midi_bytes(data, title=path.stem, where=str(path))]
+    return read_music21_file(path)
+
+
+# -- MIDI ----------------------------------------------------------------------
+def read_midi_bytes(data: bytes, title: str = "", where: str = "MIDI data") -> Score:
+    """Parse MIDI bytes with symusic; tracks become parts (drum tracks are left out)."""
+    import symusic
+
+    if not data.startswith(b"MThd"):
+        raise ReadError(f"{where}: not a MIDI file (no MThd header)")
+    try:
+        midi = symusic.Score.from_midi(data)
+    except Exception as err:  # symusic raises plain RuntimeError/ValueError on corrupt data
+        raise ReadError(f"{where}: corrupt MIDI: {_first_line(err)}") from None
+    return score_from_symusic(midi, title=title)
+
+
+def score_from_symusic(midi: Any, title: str = "") -> Score:
+    """Convert a symusic Score (tick time) into a cadenza Score at 480 tpq."""
+    tpq = midi.ticks_per_quarter
+    columns: list[np.ndarray] = []
+    parts: list[str] = []
+    for track in midi.tracks:
+        if track.is_drum or not len(track.notes):
+            continue
+        arrays = track.notes.numpy()
+        notes = make_notes(
+            onset=_rescale(arrays["time"], tpq),
+            duration=np.maximum(_rescale(arrays["duration"], tpq), 1),
+            pitch=arrays["pitch"],
+            velocity=np.clip(arrays["velocity"].astype(np.int16), 1, 127),
+            part=len(parts),
+        )
+        columns.append(notes)
+        parts.append(track.name.strip() or f"Part {len(parts) + 1}")
+    notes = np.concatenate(columns) if columns else empty_notes()
+    signatures = [
+        TimeSignature(int(_rescale(np.int64(ts.time), tpq)), ts.numerator, ts.denominator)
+        for ts in midi.time_signatures
+    ] or [TimeSignature(0, 4, 4)]
+    tempos = [(int(_rescale(np.int64(t.time), tpq)), float(t.qpm)) for t in midi.tempos]
+    key = None
+    if len(midi.key_signatures):
+        ks = midi.key_signatures[0]
+        key = _key_from_sharps(ks.key, "minor" if ks.tonality else "major")
+    return Score(
+        notes=notes,
+        parts=parts,
+        key=key,
+        time_signatures=signatures,
+        tempos=tempos or [(0, 120.0)],
+        title=title,
+    )
+
+
+def _rescale(ticks: np.ndarray, tpq: int) -> np.ndarray:
+    ticks = np.asarray(ticks, dtype=np.int64)
+    if tpq == DEFAULT_TPQ:
+        return ticks
+    return (ticks * DEFAULT_TPQ + tpq // 2) // tpq
+
+
+# -- music21 formats -------------------------------------------------------------
+def read_music21_file(path: Path) -> list[Score]:
+    """Parse MusicXML / ABC / Humdrum with music21 (one Score per tune of an opus)."""
+    from music21 import converter, stream
+
+    try:
+        parsed = converter.parse(str(path), forceSource=True)
+    except Exception as err:  # music21 raises many exception types for bad input
+        raise ReadError(f"{path}: cannot parse: {_first_line(err)}") from None
+    if isinstance(parsed, stream.Opus):
+        pieces = list(parsed.scores)
+        if not pieces:
+            raise ReadError(f"{path}: holds no pieces")
+        return [from_music21(p, title=f"{path.stem}#{i + 1}") for i, p in enumerate(pieces)]
+    return [from_music21(parsed, title=path.stem)]
+
+
+def from_music21(music: Any, title: str = "") -> Score:
+    """Convert a music21 Score/Part/Stream into a cadenza Score.
+
+    Offsets are exact (music21 keeps Fractions); ties become the ``tied`` flag of
+    the continuing note; fermatas are kept; grace notes and unpitched notes are
+    left out (they have no duration or no pitch).
+    """
+    from music21 import stream
+
+    parts = list(music.parts) if isinstance(music, stream.Score) and music.parts else [music]
+    rows: list[tuple[int, int, int, int, bool, bool]] = []
+    names: list[str] = []
+    for index, part in enumerate(parts):
+        names.append(_part_name(part, index))
+        for element in part.flatten().notes:
+            if element.duration.isGrace:
+                continue
+            onset = _ticks(element.offset)
+            duration = max(_ticks(element.quarterLength), 1)
+            tied = element.tie is not None and element.tie.type in ("stop", "continue")
+            fermata = any("Fermata" in e.classes for e in element.expressions)
+            for p in getattr(element, "pitches", ()):
+                rows.append((onset, duration, int(round(p.ps)), index, tied, fermata))
+    notes = empty_notes(len(rows))
+    if rows:
+        onset, duration, pitch, part, tied, fermata = (np.array(c) for c in zip(*rows))
+        notes = make_notes(
+            onset=onset, duration=duration, pitch=pitch, part=part, tied=tied, fermata=fermata
+        )
+    reference = parts[0].flatten() if parts else music
+    return Score(
+        notes=notes,
+        parts=names,
+        key=_music21_key(reference),
+        time_signatures=_music21_meters(reference),
+        tempos=_music21_tempos(reference),
+        title=title or (music.metadata.title if music.metadata and music.metadata.title else ""),
+    )
+
+
+def _part_name(part: Any, index: int) -> str:
+    name = part.partName or (part.id if isinstance(part.id, str) else "")
+    return str(name).strip() or f"Part {index + 1}"
+
+
+def _ticks(quarters: Fraction | float) -> int:
+    return int(round(Fraction(quarters) * DEFAULT_TPQ))
+
+
+def _music21_meters(flat: Any) -> list[TimeSignature]:
+    found = [
+        TimeSignature(_ticks(ts.offset), ts.numerator, ts.denominator)
+        for ts in flat.getElementsByClass("TimeSignature")
+    ]
+    return found or [TimeSignature(0, 4, 4)]
+
+
+def _music21_tempos(flat: Any) -> list[tuple[int, float]]:
+    tempos = []
+    for mark in flat.getElementsByClass("MetronomeMark"):
+        qpm = mark.getQuarterBPM()
+        if qpm:
+            tempos.append((_ticks(mark.offset), float(qpm)))
+    return tempos or [(0, 120.0)]
+
+
+def _music21_key(flat: Any) -> Key | None:
+    for ks in flat.getElementsByClass("KeySignature"):
+        mode = getattr(ks, "mode", None)
+        if mode in ("major", "minor"):
+            return Key(ks.tonic.pitchClass, mode)
+        return _key_from_sharps(ks.sharps, "major")
+    return None
+
+
+def _key_from_sharps(sharps: int, mode: str) -> Key:
+    major_tonic = (7 * sharps) % 12
+    return Key(major_tonic if mode == "major" else (major_tonic + 9) % 12, mode)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__

@@ -1,0 +1,137 @@
+"""Writers: a Score out to MIDI (symusic) and MusicXML (music21)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cadenza.score import Score
+
+
+def write_midi(score: Score, path: str | Path) -> Path:
+    """Write a type-1 MIDI file, one track per part; tied notes are joined first."""
+    path = Path(path)
+    path.write_bytes(midi_bytes(score))
+    return path
+
+
+def midi_bytes(score: Score) -> bytes:
+    """The score as standard MIDI file bytes."""
+    import symusic
+
+    merged = score.merge_ties()
+    midi = symusic.Score(score.tpq)
+    for ts in score.time_signatures:
+        midi.time_signatures.append(symusic.TimeSignature(ts.tick, ts.numerator, ts.denominator))
+    for tick, qpm in score.tempos:
+        midi.tempos.append(symusic.Tempo(tick, qpm))
+    if score.key is not None:
+        sharps = _sharps(score.key.tonic, score.key.mode)
+        midi.key_signatures.append(
+            symusic.KeySignature(0, sharps, 1 if score.key.mode == "minor" else 0)
+        )
+    for index, name in enumerate(score.parts):
+        track = symusic.Track(name, 0, False)
+        for note in merged.part_notes(index):
+            track.notes.append(
+                symusic.Note(
+                    int(note["onset"]), int(note["duration"]), int(note["pitch"]),
+                    int(note["velocity"]),
+                )
+            )
+        midi.tracks.append(track)
+    return bytes(midi.dumps_midi())
+
+
+def write_musicxml(score: Score, path: str | Path) -> Path:
+    """Write MusicXML through music21 (measures, rests and barline ties are added)."""
+    path = Path(path)
+    to_music21(score).write("musicxml", fp=str(path))
+    return path
+
+
+def to_music21(score: Score) -> Any:
+    """Build a music21 Score: one Part per part, notes at exact offsets, fermatas kept."""
+    from music21 import expressions, key, meter, note, stream, tempo, tie
+
+    out = stream.Score()
+    if score.title:
+        from music21 import metadata
+
+        out.metadata = metadata.Metadata(title=score.title)
+    for index, name in enumerate(score.parts):
+        part = stream.Part(id=_safe_id(name, index))
+        part.partName = name
+        for ts in score.time_signatures:
+            part.insert(_quarters(ts.tick, score.tpq), meter.TimeSignature(str(ts)))
+        if score.key is not None:
+            tonic = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
+            part.insert(0, key.Key(tonic[score.key.tonic], score.key.mode))
+        if index == 0:
+            for tick, qpm in score.tempos:
+                part.insert(_quarters(tick, score.tpq), tempo.MetronomeMark(number=qpm))
+        for row in _part_rows(score, index):
+            onset, duration, pitches, tied, fermata = row
+            element = note.Note(pitches[0]) if len(pitches) == 1 else _chord(pitches)
+            element.quarterLength = _quarters(duration, score.tpq)
+            if tied:
+                element.tie = tie.Tie("stop")
+            if fermata:
+                element.expressions.append(expressions.Fermata())
+            part.insert(_quarters(onset, score.tpq), element)
+        _link_ties(part)
+        out.insert(0, part)
+    return out
+
+
+def _part_rows(score: Score, index: int) -> list[tuple[int, int, list[int], bool, bool]]:
+    """Notes of one part grouped into chords by (onset, duration)."""
+    rows: dict[tuple[int, int], list] = {}
+    for n in score.part_notes(index):
+        slot = rows.setdefault((int(n["onset"]), int(n["duration"])), [[], False, False])
+        slot[0].append(int(n["pitch"]))
+        slot[1] |= bool(n["tied"])
+        slot[2] |= bool(n["fermata"])
+    return [(o, d, sorted(p), t, f) for (o, d), (p, t, f) in sorted(rows.items())]
+
+
+def _link_ties(part: Any) -> None:
+    """Give each note that a tied note continues a 'start' (or 'continue') tie."""
+    from music21 import tie
+
+    last_by_pitch: dict[int, Any] = {}
+    for element in part.notes:
+        if not hasattr(element, "pitch"):
+            continue
+        midi = element.pitch.midi
+        previous = last_by_pitch.get(midi)
+        if element.tie is not None and element.tie.type == "stop" and previous is not None:
+            end = previous.offset + previous.quarterLength
+            if end == element.offset:
+                kind = "continue" if previous.tie and previous.tie.type == "stop" else "start"
+                previous.tie = tie.Tie(kind)
+        last_by_pitch[midi] = element
+
+
+def _chord(pitches: list[int]) -> Any:
+    from music21 import chord
+
+    return chord.Chord(pitches)
+
+
+def _quarters(ticks: int | np.integer, tpq: int) -> Fraction:
+    return Fraction(int(ticks), tpq)
+
+
+def _safe_id(name: str, index: int) -> str:
+    cleaned = "".join(c for c in name if c.isalnum())
+    return cleaned or f"P{index + 1}"
+
+
+def _sharps(tonic: int, mode: str) -> int:
+    major = tonic if mode == "major" else (tonic + 3) % 12
+    sharps = (major * 7) % 12  # circle of fifths position
+    return sharps - 12 if sharps > 6 else sharps
