@@ -65,4 +65,5 @@ def _resolve(name: str) -> Path:
 
 
 def _rank(suffix: str) -> int:
-    return _PREFERRED_SUFFIX.index(suffix) if suffix in _PREFERRED_SUFFIX else len(_PREFERRED_SUFFIX)
+    ranks = _PREFERRED_SUFFIX
+    return ranks.index(suffix) if suffix in ranks else len(ranks)

@@ -1,0 +1,52 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench clean system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch==2.13.0 resolves to the CPU wheel on this machine's disk; pinning it first keeps
+# pip from pulling a multi-GB CUDA build for any other package that asks for torch.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP) $@
+
+# FluidSynth and the General MIDI soundfont render audio; optional, installed where
+# apt-get is usable (root), skipped with a notice elsewhere.
+system-deps:
+	@if command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			fluidsynth fluid-soundfont-gm >/dev/null) \
+			|| echo "notice: could not install fluidsynth; WAV output will be skipped"; \
+	else \
+		echo "notice: fluidsynth missing (apt-get install fluidsynth fluid-soundfont-gm); WAV output will be skipped"; \
+	fi
+
+demo: $(STAMP) system-deps
+	$(BIN)/cadenza prepare --corpus bach-chorales --codec chorale --out data/bach-chorales
+
+test: $(DEV_STAMP) system-deps
+	$(BIN)/python -m pytest
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_prepare.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

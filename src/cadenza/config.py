@@ -1,0 +1,123 @@
+"""Configs are dataclasses, one per stage; this module reads, overrides and saves them.
+
+Overrides are ``--set path.to.field=value``, converted to the field's declared type
+and refused with a clear error for unknown keys or values of the wrong type.
+Defaults live only in the dataclass fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from cadenza.corpus.preprocess import PreprocessConfig
+from cadenza.errors import ConfigError
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+@dataclass
+class DataConfig:
+    """The data stage: which corpus, which codec, how pieces are prepared and split."""
+
+    corpus: str = "bach-chorales"
+    codec: str = "chorale"
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test
+    seed: int = 0  # decides which piece falls in which split
+
+    def check(self) -> None:
+        ratios = self.split
+        if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
+            raise ConfigError(f"split must be three ratios >= 0 summing to 1, got {ratios}")
+
+
+def apply_overrides(config: Any, overrides: list[str]) -> Any:
+    """Set ``a.b=value`` entries on a (nested) dataclass in place; returns it."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        path, raw = item.split("=", 1)
+        target = config
+        names = path.strip().split(".")
+        for name in names[:-1]:
+            target = _child(target, name, path)
+        name = names[-1]
+        hints = typing.get_type_hints(type(target))
+        if name not in hints or not dataclasses.is_dataclass(target):
+            raise ConfigError(f"--set {path}: unknown key; valid keys: {', '.join(keys(config))}")
+        setattr(target, name, parse_value(raw.strip(), hints[name], path))
+    return config
+
+
+def _child(target: Any, name: str, path: str) -> Any:
+    if not dataclasses.is_dataclass(target) or not hasattr(target, name):
+        raise ConfigError(f"--set {path}: unknown key {name!r}")
+    return getattr(target, name)
+
+
+def keys(config: Any, prefix: str = "") -> list[str]:
+    """Every settable dotted key of a nested dataclass."""
+    found = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            found += keys(value, f"{prefix}{f.name}.")
+        else:
+            found.append(prefix + f.name)
+    return found
+
+
+def parse_value(raw: str, kind: Any, path: str) -> Any:
+    """Convert text to ``kind`` (bool, int, float, str, lists of them, optional)."""
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if raw.lower() in ("none", "null") and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return parse_value(raw, inner[0], path)
+    try:
+        if origin is list:
+            text = raw.strip()
+            items = json.loads(text) if text.startswith("[") else [
+                x for x in text.split(",") if x.strip()
+            ]
+            return [parse_value(str(x), args[0], path) for x in items]
+        if kind is bool:
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise ValueError
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is str:
+            return raw
+    except (ValueError, json.JSONDecodeError):
+        pass
+    name = getattr(kind, "__name__", str(kind))
+    raise ConfigError(f"--set {path}={raw}: expected {name}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) dataclass from a dict; unknown keys are an error."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        if name not in hints:
+            raise ConfigError(f"{cls.__name__}: unknown key {name!r}")
+        kind = hints[name]
+        values[name] = from_dict(kind, value) if dataclasses.is_dataclass(kind) else value
+    return cls(**values)

@@ -1,0 +1,260 @@
+"""Prepare a corpus: read, preprocess and encode every piece on a process pool,
+then write the dataset folder described in :mod:`cadenza.data.dataset`.
+
+Files are read in the main process (their bytes key the cache), handed to the pool
+in ordered batches, and the codes stream to a temporary file, so memory stays flat
+in the size of the corpus. The vocabulary and split are made once every piece is
+known, then the codes are mapped to ids in a second streaming pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cadenza import __version__
+from cadenza.codecs import Vocab, build_codec
+from cadenza.config import DataConfig
+from cadenza.corpus.cache import PrepareCache, default_cache_dir, file_key, settings_digest
+from cadenza.corpus.sources import SourceFile, list_sources
+from cadenza.corpus.splits import SPLITS, assign_splits
+from cadenza.corpus.worker import Skip, Task, prepare_file
+from cadenza.data.dataset import FILES, smallest_dtype
+from cadenza.errors import ConfigError
+
+BATCH_FILES = 512  # files read and handed to the pool at a time
+
+
+def prepare(
+    config: DataConfig,
+    out: str | Path,
+    jobs: int | None = None,
+    cache_dir: str | Path | None = "default",
+    force: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Prepare ``config.corpus`` into the folder ``out``; returns the manifest."""
+    started = time.perf_counter()
+    config.check()
+    codec = build_codec(config.codec)
+    out = Path(out)
+    settings = {"codec": codec.config(), "preprocess": asdict(config.preprocess)}
+    _check_out(out, config, force)
+    sources = list_sources(config.corpus)
+    if not sources:
+        raise ConfigError(f"no music files found in {config.corpus}")
+    work = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    cache = PrepareCache(default_cache_dir() if cache_dir == "default" else cache_dir)
+    try:
+        records, skipped, counts = _encode_all(sources, settings, jobs, cache, work, progress)
+        manifest = _finish(records, skipped, counts, config, codec, work)
+    finally:
+        cache.close()
+    manifest["seconds"] = round(time.perf_counter() - started, 3)
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    _move_into_place(work, out)
+    return manifest
+
+
+def run_pool(
+    sources: list[SourceFile],
+    work: Callable[[Task], list[Any]],
+    jobs: int | None,
+    lookup: Callable[[Task], list[Any] | None] = lambda task: None,
+    store: Callable[[Task, list[Any]], None] = lambda task, results: None,
+    progress: bool = True,
+) -> Iterator[tuple[Task, list[Any]]]:
+    """Apply ``work`` to every source on ``jobs`` processes, in source order.
+
+    ``lookup`` answers from a cache when it can; fresh results go to ``store``.
+    Unreadable files become ``Skip`` records without reaching the pool.
+    """
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    bar = _progress_bar(len(sources), progress)
+    try:
+        for start in range(0, len(sources), BATCH_FILES):
+            tasks = [_load(s) for s in sources[start:start + BATCH_FILES]]
+            answers = [t if isinstance(t, list) else lookup(t) for t in tasks]
+            misses = [t for t, a in zip(tasks, answers) if a is None]
+            fresh: Iterable[list[Any]] = (
+                pool.map(work, misses, chunksize=max(1, len(misses) // (4 * jobs)))
+                if pool and len(misses) > 1 else map(work, misses)
+            )
+            fresh = iter(fresh)
+            for task, answer in zip(tasks, answers):
+                if isinstance(task, list):  # the file could not be opened
+                    yield Task("", "", b""), task
+                else:
+                    if answer is None:
+                        answer = next(fresh)
+                        store(task, answer)
+                    yield task, answer
+                bar.update(1)
+    finally:
+        bar.close()
+        if pool:
+            pool.shutdown(cancel_futures=True)
+
+
+def _load(source: SourceFile) -> Task | list[Skip]:
+    try:
+        return Task(source.piece_id, source.path, Path(source.path).read_bytes())
+    except OSError as err:
+        return [Skip(source.path, f"cannot open: {err.strerror or err}")]
+
+
+def _encode_all(sources, settings, jobs, cache, work, progress):
+    """Stream every piece's codes to ``work/codes.tmp``; returns records and skips."""
+    digest = settings_digest(settings)
+    records: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    counts = {"files": len(sources), "cached_files": 0}
+    position = 0
+
+    def lookup(task: Task) -> list[Any] | None:
+        found = cache.get(file_key(task.data, digest), task)
+        counts["cached_files"] += found is not None
+        return found
+
+    def store(task: Task, results: list[Any]) -> None:
+        cache.put(file_key(task.data, digest), task, results)
+
+    worker = partial(prepare_file, settings=settings)
+    with open(work / "codes.tmp", "wb") as sink:
+        for _, results in run_pool(sources, worker, jobs, lookup, store, progress):
+            for result in results:
+                if isinstance(result, Skip):
+                    skipped.append({"source": result.source, "reason": result.reason})
+                    continue
+                for shift, codes in result.codes.items():
+                    sink.write(np.asarray(codes, dtype=np.uint16).tobytes())
+                    records.append({
+                        "id": result.piece_id if not shift else f"{result.piece_id}@{shift:+d}",
+                        "piece": result.piece_id, "source": result.source,
+                        "augment_shift": shift, "start": position, "length": len(codes),
+                        **({"facts": result.facts} if not shift else {}),
+                    })
+                    position += len(codes)
+    return records, skipped, counts
+
+
+def _finish(records, skipped, counts, config: DataConfig, codec, work: Path) -> dict[str, Any]:
+    """Split, build the vocabulary, map codes to ids, write every dataset file."""
+    originals = [r["piece"] for r in records if not r["augment_shift"]]
+    if len(set(originals)) != len(originals):
+        raise ConfigError("two pieces share an id; rename the duplicate files")
+    split = assign_splits(originals, config.split, config.seed)
+    kept = [r for r in records if not r["augment_shift"] or split[r["piece"]] == "train"]
+    codes = np.memmap(work / "codes.tmp", dtype=np.uint16, mode="r") if kept else None
+    used = np.zeros(codec.code_space, dtype=np.int64)
+    for r in kept:
+        used += np.bincount(codes[r["start"]:r["start"] + r["length"]], minlength=codec.code_space)
+    vocab = Vocab.build(codec, np.nonzero(used)[0].tolist())
+    dtype = smallest_dtype(len(vocab))
+    offsets = [0]
+    with open(work / "ids.bin", "wb") as sink:
+        for r in kept:
+            ids = vocab.encode(codes[r["start"]:r["start"] + r["length"]], where=r["id"])
+            sink.write(ids.astype(dtype).tobytes())
+            offsets.append(offsets[-1] + r["length"])
+    del codes
+    (work / "codes.tmp").unlink()
+    np.save(work / "offsets.npy", np.asarray(offsets, dtype=np.int64))
+    pieces = [
+        {"id": r["id"], "piece": r["piece"], "source": r["source"], "split": split[r["piece"]],
+         "augment_shift": r["augment_shift"], "tokens": r["length"], **(
+             {"facts": r["facts"]} if "facts" in r else {})}
+        for r in kept
+    ]
+    _write_json(work / "pieces.json", pieces)
+    _write_json(work / "split.json", {
+        "seed": config.seed, "ratios": config.split,
+        **{name: sorted(p for p, s in split.items() if s == name) for name in SPLITS},
+    })
+    vocab.save(work / "vocab.json")
+    _write_json(work / "config.json", _config_record(config, codec))
+    tokens = {name: sum(p["tokens"] for p in pieces if p["split"] == name) for name in SPLITS}
+    return {
+        "version": __version__,
+        "dtype": dtype.name,
+        "counts": {
+            **counts,
+            "pieces": len(originals),
+            "skipped": len(skipped),
+            "augmented_copies": len(kept) - len(originals),
+            "vocab_size": len(vocab),
+            "tokens": sum(tokens.values()),
+            "tokens_by_split": tokens,
+            "pieces_by_split": {n: sum(s == n for s in split.values()) for n in SPLITS},
+        },
+        "skipped": skipped,
+    }
+
+
+def _config_record(config: DataConfig, codec) -> dict[str, Any]:
+    return {"data": asdict(config), "codec": codec.config(), "version": __version__}
+
+
+def _check_out(out: Path, config: DataConfig, force: bool) -> None:
+    """Refuse to overwrite anything but a dataset made with the same settings."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
+    if not out.exists() or not any(out.iterdir()) or force:
+        return
+    existing = out / "config.json"
+    if not existing.exists():
+        raise ConfigError(f"--out {out} is not empty and holds no cadenza dataset")
+    try:
+        old = json.loads(existing.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise ConfigError(f"--out {out} holds an unreadable config.json") from None
+    new = _config_record(config, build_codec(config.codec))
+    if old.get("data") != new["data"] or old.get("codec") != new["codec"]:
+        changed = _differences(old.get("data", {}), new["data"])
+        raise ConfigError(
+            f"--out {out} already holds a different dataset ({changed or 'codec differs'}); "
+            "choose another folder or pass --force to replace it"
+        )
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> str:
+    parts = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = _differences(a, b, f"{prefix}{key}.")
+            parts += [inner] if inner else []
+        elif a != b:
+            parts.append(f"{prefix}{key}: {a!r} there, {b!r} asked")
+    return "; ".join(parts)
+
+
+def _move_into_place(work: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        os.replace(work / name, out / name)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1))
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", disable=not enabled or None, leave=False,
+                desc="preparing")
