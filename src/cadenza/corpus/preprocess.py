@@ -47,27 +47,40 @@ class PreprocessConfig:
     augment: list[int] = field(default_factory=list)  # semitone shifts, training split only
 
 
+def _profiles() -> np.ndarray:
+    """The 24 key profiles (12 major tonics, then 12 minor), centred, one per row."""
+    rows = [np.roll(p, tonic) for p in (AARDEN_MAJOR, AARDEN_MINOR) for tonic in range(12)]
+    profiles = np.array(rows)
+    return profiles - profiles.mean(axis=1, keepdims=True)
+
+
+_PROFILES = _profiles()
+_PROFILE_NORMS = np.sqrt((_PROFILES**2).sum(axis=1))
+
+
 def analyze_key(score: Score) -> Key:
-    """The most likely key, as music21's ``analyze('key')`` finds it."""
+    """The most likely key, as music21's ``analyze('key')`` finds it.
+
+    Pearson correlation of the duration-weighted pitch-class histogram with each
+    of the 24 rotated profiles; the best wins (music21 breaks exact ties towards the
+    higher tonic and minor, which the reversed search order below reproduces).
+    """
     if not len(score.notes):
         raise SkipPiece("no notes to analyze the key of")
-    histogram = np.zeros(12)
-    np.add.at(histogram, score.notes["pitch"] % 12, score.notes["duration"] / score.tpq)
-    best = (-np.inf, 0, "major")
-    for mode, profile in (("major", AARDEN_MAJOR), ("minor", AARDEN_MINOR)):
-        for tonic in range(12):
-            r = _pearson(np.roll(profile, tonic), histogram)
-            # music21 sorts (coefficient, pitch, mode) descending: ties go to higher tonic/minor
-            if (r, tonic, mode) > best:
-                best = (r, tonic, mode)
-    return Key(best[1], best[2])
-
-
-def _pearson(profile: np.ndarray, histogram: np.ndarray) -> float:
-    a = profile - profile.mean()
-    b = histogram - histogram.mean()
-    denominator = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denominator) if denominator else 0.0
+    histogram = np.bincount(
+        score.notes["pitch"] % 12, weights=score.notes["duration"] / score.tpq, minlength=12
+    )
+    centred = histogram - histogram.mean()
+    norm = np.sqrt((centred**2).sum())
+    if norm == 0:
+        correlations = np.zeros(24)
+    else:
+        correlations = _PROFILES @ centred / (_PROFILE_NORMS * norm)
+    # music21 sorts (coefficient, tonic, mode) descending: scan from the back so that
+    # argmax's first-hit rule picks the same winner among exact ties
+    order = [12 * m + t for t in range(11, -1, -1) for m in (1, 0)]
+    best = order[int(np.argmax(correlations[order]))]
+    return Key(best % 12, "minor" if best >= 12 else "major")
 
 
 def key_shift(key: Key) -> int:
