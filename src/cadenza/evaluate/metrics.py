@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cadenza.corpus.preprocess import analyze_key
 from cadenza.score import Score
 
 MAJOR_SCALE = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
@@ -84,15 +85,16 @@ def scale_consistency(score: Score) -> float:
 
 @metric
 def in_key_rate(score: Score) -> float:
-    """Share of notes in the score's key (C major / A minor natural after
-    normalization; the key's major scale, or its relative major's for minor keys;
-    harmonic-minor leading tone counted in key). 1.0 when the key is unknown."""
-    if not len(score.notes) or score.key is None:
-        return 1.0
-    tonic = score.key.tonic if score.key.mode == "major" else (score.key.tonic + 3) % 12
+    """Share of notes in the score's key: its major scale (for a minor key, the
+    relative major's, plus the raised seventh of harmonic minor). A score without
+    a key gets the one music21's key analysis finds (:func:`analyze_key`)."""
+    if not len(score.notes):
+        return 0.0
+    key = score.key or analyze_key(score)
+    tonic = key.tonic if key.mode == "major" else (key.tonic + 3) % 12
     scale = np.roll(MAJOR_SCALE, tonic).copy()
-    if score.key.mode == "minor":
-        scale[(score.key.tonic + 11) % 12] = True  # raised seventh
+    if key.mode == "minor":
+        scale[(key.tonic + 11) % 12] = True  # raised seventh
     return float(scale[score.notes["pitch"] % 12].mean())
 
 
