@@ -35,6 +35,12 @@ def kde(samples: np.ndarray, points: np.ndarray, bandwidth: float | None = None)
     return np.exp(-0.5 * z * z).sum(axis=1) / (len(samples) * h * np.sqrt(2 * np.pi))
 
 
+def _shared_bandwidth(a: np.ndarray, b: np.ndarray) -> float:
+    """One kernel width for both sets (the mean of their own), so shapes compare and a
+    set with a tiny spread does not turn into spikes that miss a similar set."""
+    return 0.5 * (scott_bandwidth(a) + scott_bandwidth(b))
+
+
 def _grid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     pad = 4 * max(scott_bandwidth(a), scott_bandwidth(b))
     low = min(a.min(), b.min()) - pad
@@ -48,7 +54,7 @@ def overlapping_area(a: np.ndarray, b: np.ndarray) -> float:
     if not len(a) or not len(b):
         return 0.0
     x = _grid(a, b)
-    h = scott_bandwidth(np.concatenate([a, b]))  # one kernel width for both: comparable shapes
+    h = _shared_bandwidth(a, b)
     area = np.trapezoid(np.minimum(kde(a, x, h), kde(b, x, h)), x)
     return float(min(area, 1.0))
 
@@ -59,7 +65,7 @@ def kl_divergence(a: np.ndarray, b: np.ndarray) -> float:
     if not len(a) or not len(b):
         return float("nan")
     x = _grid(a, b)
-    h = scott_bandwidth(np.concatenate([a, b]))
+    h = _shared_bandwidth(a, b)
     p, q = kde(a, x, h), kde(b, x, h)
     p, q = p / np.trapezoid(p, x), q / np.trapezoid(q, x)
     eps = 1e-12
