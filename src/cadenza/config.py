@@ -16,6 +16,7 @@ from typing import Any
 
 from cadenza.corpus.preprocess import PreprocessConfig
 from cadenza.errors import ConfigError
+from cadenza.score import DEFAULT_TPQ
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -35,6 +36,11 @@ class DataConfig:
         ratios = self.split
         if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise ConfigError(f"split must be three ratios >= 0 summing to 1, got {ratios}")
+        steps = self.preprocess.quantize
+        if steps < 0 or (steps and DEFAULT_TPQ % steps):
+            raise ConfigError(
+                f"preprocess.quantize must be 0 (off) or a divisor of {DEFAULT_TPQ}, got {steps}"
+            )
 
 
 def apply_overrides(config: Any, overrides: list[str]) -> Any:
