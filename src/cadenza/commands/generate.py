@@ -1,0 +1,110 @@
+"""``cadenza generate`` and ``cadenza continue``: sample pieces from a trained run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cadenza.commands import add_command
+
+
+def register(commands) -> None:
+    generate = add_command(commands, "generate", "sample new pieces from a trained run",
+                           run_generate)
+    generate.add_argument("run", nargs="?", type=Path, default=None,
+                          help="run folder (default: the shipped chorale model)")
+    _sampling_options(generate)
+
+    cont = add_command(commands, "continue", "continue a primer file with a trained run",
+                       run_continue)
+    cont.add_argument("paths", nargs="+", type=Path, metavar="[RUN] PRIMER",
+                      help="optional run folder, then the primer (.mid, .musicxml, ...)")
+    length = cont.add_mutually_exclusive_group()
+    length.add_argument("--frames", type=int, help="keep the primer's first N 16th-note frames")
+    length.add_argument("--bars", type=int, help="keep the primer's first N bars")
+    length.add_argument("--notes", type=int, help="keep the primer up to its N-th note")
+    _sampling_options(cont)
+
+
+def _sampling_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=4, help="how many pieces (default 4)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--min-p", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="same seed, same pieces")
+    parser.add_argument("--max-tokens", type=int, default=2048,
+                        help="longest piece in tokens (default 2048)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the output files")
+    parser.add_argument("--formats", default="mid,musicxml,wav,png",
+                        help="comma-separated: mid, musicxml, wav, png (default all)")
+    parser.add_argument("--no-grammar", action="store_true",
+                        help="sample without the codec grammar mask")
+
+
+def _load(run: Path | None) -> Any:
+    from cadenza.errors import CadenzaError
+    from cadenza.generate import default_run
+
+    try:
+        from cadenza.train.checkpoint import load_run
+    except ImportError:
+        raise CadenzaError("loading runs needs cadenza.train, which is not installed") from None
+    return load_run(run if run is not None else default_run())
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    from cadenza.errors import CadenzaError
+    from cadenza.generate import sampling_processors
+    from cadenza.generate.outputs import check_formats
+
+    if args.n < 1:
+        raise CadenzaError(f"--n must be at least 1, got {args.n}")
+    return {
+        "processors": sampling_processors(args.temperature, args.top_k, args.top_p, args.min_p),
+        "formats": check_formats(args.formats.split(",")),
+        "grammar": None if args.no_grammar else "auto",
+    }
+
+
+def _write(scores: list, args: argparse.Namespace, formats: tuple[str, ...], name: str) -> None:
+    from cadenza.generate.outputs import write_outputs
+
+    for index, score in enumerate(scores, start=1):
+        stem = f"{name}-{index:03d}"
+        written = write_outputs(score, args.out, stem, formats)
+        files = ", ".join(str(p) for p in written.values()) or "nothing"
+        print(f"{stem}: {len(score)} notes, {score.end / score.tpq:g} quarters -> {files}")
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from cadenza.generate import sample
+
+    settings = _settings(args)
+    run = _load(args.run)
+    rows = sample(run.model, run.vocab, n=args.n, processors=settings["processors"],
+                  max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
+    scores = [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
+    _write(scores, args, settings["formats"], run.codec.name)
+    return 0
+
+
+def run_continue(args: argparse.Namespace) -> int:
+    from cadenza.errors import CadenzaError
+    from cadenza.generate.continuation import continue_primer, load_primer
+
+    if len(args.paths) > 2:
+        raise CadenzaError("give at most a run folder and one primer file")
+    run_path, primer_path = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
+    settings = _settings(args)
+    run = _load(run_path)
+    primer = load_primer(primer_path, run.codec, run.vocab, frames=args.frames,
+                         bars=args.bars, notes=args.notes)
+    print(f"primer {primer_path}: kept {primer.frames} frames ({len(primer.ids)} tokens), "
+          f"transposed by {primer.shift:+d} and back")
+    scores = continue_primer(run.model, run.vocab, run.codec, primer, n=args.n,
+                             processors=settings["processors"], max_tokens=args.max_tokens,
+                             seed=args.seed, grammar=settings["grammar"])
+    _write(scores, args, settings["formats"], f"{primer_path.stem}-continued")
+    return 0

@@ -1,0 +1,174 @@
+"""Logits processors: pure functions ``(logits, context) -> logits`` composed in a list.
+
+Filters follow the usual definitions (as in Hugging Face's ``LogitsProcessor``s):
+temperature divides the logits, top-k keeps the k largest, top-p keeps the smallest
+set whose probability reaches p (Holtzman et al., 2020), min-p keeps tokens whose
+probability is at least ``p`` times the top token's (Nguyen et al., 2024). A removed
+token gets ``-inf``; every filter keeps at least the most likely token.
+
+A processor that needs per-row memory (a grammar) also has ``init_state``,
+``advance`` and ``select_state``; the decoder keeps that memory in
+``Context.states[processor.name]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from cadenza.errors import ConfigError
+
+
+@dataclass
+class Context:
+    """What a processor may look at: ids so far [B, T], the step, per-row states."""
+
+    ids: Tensor
+    step: int = 0
+    states: dict[str, Any] = field(default_factory=dict)
+
+
+LogitsProcessor = Callable[[Tensor, Context], Tensor]
+
+
+@runtime_checkable
+class Constraint(Protocol):
+    """A processor with per-row state, advanced by the decoder after every token."""
+
+    name: str
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor: ...
+
+    def init_state(self, batch_size: int) -> Any: ...
+
+    def advance(self, state: Any, tokens: Tensor) -> Any: ...
+
+    def select_state(self, state: Any, index: Tensor) -> Any: ...
+
+
+PROCESSORS: dict[str, Callable[..., LogitsProcessor]] = {}
+
+
+def register_processor(name: str) -> Callable[[type], type]:
+    """Class decorator adding a processor to the registry under ``name``."""
+
+    def add(cls: type) -> type:
+        PROCESSORS[name] = cls
+        return cls
+
+    return add
+
+
+def apply(processors: Iterable[LogitsProcessor], logits: Tensor, context: Context) -> Tensor:
+    """Run ``logits`` [B, V] through each processor in turn."""
+    for processor in processors:
+        logits = processor(logits, context)
+    return logits
+
+
+@register_processor("temperature")
+@dataclass
+class Temperature:
+    """Divide the logits by ``value`` (> 0): below 1 sharpens, above 1 flattens."""
+
+    value: float
+
+    def __post_init__(self) -> None:
+        if not self.value > 0:
+            raise ConfigError(f"temperature must be > 0, got {self.value}")
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        return logits if self.value == 1.0 else logits / self.value
+
+
+@register_processor("top_k")
+@dataclass
+class TopK:
+    """Keep the ``k`` most likely tokens of each row."""
+
+    k: int
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"top-k must be >= 1, got {self.k}")
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        if self.k >= logits.shape[-1]:
+            return logits
+        kth = torch.topk(logits, self.k, dim=-1).values[..., -1:]
+        return logits.masked_fill(logits < kth, float("-inf"))
+
+
+@register_processor("top_p")
+@dataclass
+class TopP:
+    """Keep the smallest set of most likely tokens whose probability reaches ``p``."""
+
+    p: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.p <= 1:
+            raise ConfigError(f"top-p must be in (0, 1], got {self.p}")
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        if self.p >= 1.0:
+            return logits
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        # drop a token when the tokens before it already reach p
+        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= self.p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        return logits.masked_fill(drop, float("-inf"))
+
+
+@register_processor("min_p")
+@dataclass
+class MinP:
+    """Keep tokens whose probability is at least ``p`` times the top token's."""
+
+    p: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.p <= 1:
+            raise ConfigError(f"min-p must be in [0, 1], got {self.p}")
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        if self.p <= 0:
+            return logits
+        probs = logits.softmax(dim=-1)
+        threshold = probs.max(dim=-1, keepdim=True).values * self.p
+        return logits.masked_fill(probs < threshold, float("-inf"))
+
+
+def build_processor(name: str, *args: Any, **kwargs: Any) -> LogitsProcessor:
+    """Instantiate a registered processor by name."""
+    if name not in PROCESSORS:
+        raise ConfigError(
+            f"unknown logits processor {name!r}; choose from: {', '.join(sorted(PROCESSORS))}"
+        )
+    return PROCESSORS[name](*args, **kwargs)
+
+
+def sampling_processors(
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+) -> list[LogitsProcessor]:
+    """The usual chain: temperature, then top-k, top-p and min-p (each only if set)."""
+    chain: list[LogitsProcessor] = []
+    if temperature != 1.0:
+        chain.append(build_processor("temperature", temperature))
+    for name, value in (("top_k", top_k), ("top_p", top_p), ("min_p", min_p)):
+        if value is not None:
+            chain.append(build_processor(name, value))
+    return chain
+
+
+def constraints(processors: Sequence[LogitsProcessor]) -> list[Constraint]:
+    """The processors in ``processors`` that keep per-row state."""
+    return [p for p in processors if isinstance(p, Constraint)]

@@ -1,0 +1,60 @@
+"""``cadenza generate`` and ``cadenza continue`` on a tiny saved run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cadenza.cli import main
+from cadenza.models import build_model
+
+checkpoint = pytest.importorskip(
+    "cadenza.train.checkpoint", reason="cadenza.train.checkpoint (load_run) is not there yet")
+
+
+@pytest.fixture
+def run_dir(tmp_path, vocab, codec):
+    from cadenza.train.config import ExperimentConfig, ModelSection
+
+    options = {"layers": 1, "hidden": 16, "embedding": 8, "dropout": 0.0}
+    config = ExperimentConfig(data="", model=ModelSection("rnn", options))
+    out = tmp_path / "run"
+    checkpoint.write_run_info(out, config, vocab, codec.config())
+    torch.manual_seed(0)
+    model = build_model("rnn", len(vocab), **options)
+    checkpoint.save_weights(model, out / "model.safetensors")
+    return out
+
+
+def test_generate_writes_files(run_dir, tmp_path, capsys) -> None:
+    out = tmp_path / "gen"
+    args = ["generate", str(run_dir), "--n", "2", "--seed", "1", "--max-tokens", "60",
+            "--top-k", "20", "--out", str(out), "--formats", "mid,png"]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "chorale-001.mid", "chorale-001.png", "chorale-002.mid", "chorale-002.png"]
+    printed = capsys.readouterr().out
+    assert "chorale-001" in printed and "chorale-002.png" in printed
+    first = (out / "chorale-001.mid").read_bytes()
+    assert main(args) == 0 and (out / "chorale-001.mid").read_bytes() == first  # seeded
+
+
+def test_continue_writes_files(run_dir, tmp_path, make_satb_midi) -> None:
+    primer = make_satb_midi(tmp_path / "primer.mid", seed=3, bars=2)
+    out = tmp_path / "cont"
+    assert main(["continue", str(run_dir), str(primer), "--bars", "1", "--n", "1",
+                 "--seed", "1", "--max-tokens", "120", "--out", str(out),
+                 "--formats", "mid"]) == 0
+    assert [p.name for p in out.iterdir()] == ["primer-continued-001.mid"]
+
+
+def test_errors_are_one_line(tmp_path, capsys, monkeypatch) -> None:
+    import cadenza.generate as generate
+
+    monkeypatch.setattr(generate, "DEFAULT_RUN", tmp_path / "nowhere")
+    assert main(["generate", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no default model is installed" in err and "\n" not in err
+    assert main(["continue", str(tmp_path / "run"), str(tmp_path / "x.mid"), "--out",
+                 str(tmp_path), "--formats", "mp3"]) == 2
+    assert "unknown output format" in capsys.readouterr().err
