@@ -1,0 +1,106 @@
+"""``cadenza harmonize`` and ``cadenza evaluate-harmony``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cadenza.commands import add_command
+from cadenza.errors import ConfigError
+
+METHODS = ("greedy", "beam", "sample", "infill", "gibbs")
+
+
+def register(commands) -> None:
+    harmonize = add_command(commands, "harmonize", "fill the other voices of a melody",
+                            run_harmonize)
+    harmonize.add_argument("paths", nargs="+", metavar="[RUN] MELODY",
+                           help="optional run folder (default: the shipped harmonizer), then "
+                                "the melody file (.musicxml .mxl .mid .abc .krn)")
+    harmonize.add_argument("--given", default="S",
+                           help="the voices the input gives: S (default), B, SB, ...")
+    _method_options(harmonize)
+    harmonize.add_argument("--out", type=Path, required=True, help="output folder")
+    harmonize.add_argument("--formats", default="mid,musicxml,wav,png",
+                           help="outputs to write (default: mid,musicxml,wav,png)")
+
+    evaluate = add_command(commands, "evaluate-harmony",
+                           "BachBot's masked-part test on held-out chorales", run_evaluate)
+    evaluate.add_argument("run", nargs="?", type=Path, help="run folder (default: shipped)")
+    evaluate.add_argument("--data", type=Path, default=None,
+                          help="prepared chorale dataset (default: prepares the embedded one)")
+    evaluate.add_argument("--split", default="test", choices=("validation", "test"))
+    evaluate.add_argument("--tasks", default="S,A,T,B,AT,ATB", help="voices to hide, per task")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N pieces")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    _method_options(evaluate)
+
+
+def _method_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", choices=METHODS, default=None,
+                        help="greedy|beam|sample (language-model runs), infill|gibbs "
+                             "(the melody-aware run); default: the run's first")
+    parser.add_argument("--width", type=int, default=8, help="beam width (default 8)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _harmonizer(run: Path | None):
+    from cadenza.harmonize import default_harmonizer, load_harmonizer
+
+    return load_harmonizer(run or default_harmonizer())
+
+
+def run_harmonize(args: argparse.Namespace) -> int:
+    from cadenza.generate.outputs import check_formats, write_outputs
+    from cadenza.harmonize.grid import parse_voices
+    from cadenza.harmonize.melody import load_melody
+
+    if len(args.paths) > 2:
+        raise ConfigError("give at most a run folder and one melody file")
+    run = Path(args.paths[0]) if len(args.paths) == 2 else None
+    melody_path = Path(args.paths[-1])
+    formats = check_formats(args.formats.split(","))
+    if args.width < 1:
+        raise ConfigError("--width must be at least 1")
+    harmonizer = _harmonizer(run)
+    melody = load_melody(melody_path, parse_voices(args.given))
+    for notice in melody.notices:
+        print(f"notice: {notice}")
+    filled, logp = harmonizer.fill(melody.cells, melody.fermata, args.method, width=args.width,
+                                   temperature=args.temperature, seed=args.seed)
+    score = melody.to_score(filled)
+    written = write_outputs(score, args.out, f"{melody_path.stem}-harmonized", formats)
+    print(f"harmonized {melody_path.name} ({score.end // score.tpq} quarters, given "
+          f"{args.given.upper()}, method {args.method or harmonizer.methods[0]}):")
+    for path in written.values():
+        print(f"  {path}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from cadenza.data.dataset import PreparedDataset
+    from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
+
+    harmonizer = _harmonizer(args.run)
+    data = args.data or _embedded_dataset()
+    tasks = tuple(t.strip().upper() for t in args.tasks.split(",") if t.strip())
+    result = evaluate_harmony(harmonizer, PreparedDataset(data), args.split, args.method, tasks,
+                              args.limit, args.width, args.seed)
+    print(format_harmony(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+def _embedded_dataset() -> Path:
+    """The embedded chorales, prepared once into the cache folder."""
+    from cadenza.config import DataConfig
+    from cadenza.corpus.cache import default_cache_dir
+    from cadenza.corpus.prepare import prepare
+
+    folder = default_cache_dir() / "datasets" / "bach-chorales"
+    if not (folder / "manifest.json").exists():
+        prepare(DataConfig(), folder, progress=False)
+    return folder

@@ -1,0 +1,127 @@
+"""Reading the given part(s) of a harmonization task into a grid, and back.
+
+The melody is transposed to C major / A minor (the models' key), moved by
+octaves into the voices' ranges if needed (with a notice), and laid out as grid
+rows; the voices to fill are MASK. Nothing of the melody is dropped: a chord in
+a given part, or a melody that cannot fit, is a clear error instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cadenza.corpus.preprocess import analyze_key, key_shift, select_satb
+from cadenza.errors import CadenzaError, SkipPiece
+from cadenza.harmonize.grid import VOICE_LETTERS, VOICE_NAMES, grid_to_score, score_to_grid
+from cadenza.harmonize.infill import VOICE_RANGES
+from cadenza.io.read import read
+from cadenza.models.infill import MASK
+from cadenza.score import Score
+
+
+@dataclass
+class Melody:
+    """A harmonization task: given rows filled in, free rows MASK (model key)."""
+
+    cells: np.ndarray  # [4, F]
+    fermata: np.ndarray  # [F]
+    given: list[int]
+    shift: int  # semitones from the input to the model's key
+    original: Score  # the given part(s) as read, quantized, in the input key
+    notices: list[str] = field(default_factory=list)
+
+    def to_score(self, filled: np.ndarray) -> Score:
+        """The filled grid as a four-part score in the input's key."""
+        score = grid_to_score(filled, self.fermata).transpose(-self.shift)
+        return score.replace(key=self.original.key, title=self.original.title,
+                             tempos=self.original.tempos)
+
+
+def load_melody(path: str | Path, given: list[int]) -> Melody:
+    """Read ``path`` and lay its given voices out for filling."""
+    scores = read(path)
+    notices = []
+    if len(scores) > 1:
+        notices.append(f"{path} holds {len(scores)} pieces; harmonizing the first")
+    score = scores[0]
+    if not len(score.notes):
+        raise CadenzaError(f"{path}: holds no notes to harmonize")
+    if score.meter != "4/4":
+        raise CadenzaError(f"{path}: meter {score.meter}; the harmonizers model 4/4 chorales only")
+    melody = _given_parts(score, given, notices)
+    _check_single_line(melody, path)
+    quantized = melody.quantize(4)
+    moved = int((quantized.notes["onset"] != melody.notes["onset"]).sum()
+                + (quantized.notes["duration"] != melody.notes["duration"]).sum())
+    if moved:
+        notices.append(f"quantized the melody to 16th notes ({moved} onsets/lengths moved)")
+    found = analyze_key(quantized)
+    key = score.key or found
+    shift = key_shift(found) + _octave_move(quantized, given, path, notices, key_shift(found))
+    normalized = quantized.transpose(shift)
+    cells, fermata = score_to_grid(_as_voices(normalized, given))
+    cells[[v for v in range(4) if v not in given]] = MASK
+    original = quantized.replace(key=key)
+    return Melody(cells, fermata, given, shift, original, notices)
+
+
+def _given_parts(score: Score, given: list[int], notices: list[str]) -> Score:
+    """The parts that play the given voices, in voice order."""
+    try:
+        satb = select_satb(score)
+    except SkipPiece:
+        satb = None
+    if satb is not None:
+        return satb.select_parts(given, [VOICE_NAMES[v] for v in given])
+    if len(score.parts) == len(given):
+        return score.replace(parts=[VOICE_NAMES[v] for v in given])
+    if len(given) == 1:
+        means = [score.part_notes(p)["pitch"].mean() if len(score.part_notes(p)) else -1
+                 for p in range(len(score.parts))]
+        top = int(np.argmax(means))
+        notices.append(f"the input has {len(score.parts)} parts; using the top one, "
+                       f"{score.parts[top]!r}, as the {VOICE_NAMES[given[0]]}")
+        return score.select_parts([top], [VOICE_NAMES[given[0]]])
+    letters = "".join(VOICE_LETTERS[v] for v in given)
+    raise CadenzaError(f"--given {letters} needs {len(given)} parts (or parts named "
+                       f"Soprano/Alto/Tenor/Bass); the input has {len(score.parts)}")
+
+
+def _check_single_line(melody: Score, path: str | Path) -> None:
+    for part, name in enumerate(melody.parts):
+        notes = melody.part_notes(part)
+        ends = notes["onset"][:-1] + notes["duration"][:-1]
+        overlap = np.nonzero(ends > notes["onset"][1:])[0]
+        if len(overlap):
+            beat = notes["onset"][overlap[0] + 1] / melody.tpq
+            raise CadenzaError(f"{path}: the {name} part has overlapping notes (a chord) at "
+                               f"quarter {beat:g}; give it as a single line")
+
+
+def _octave_move(score: Score, given: list[int], path, notices: list[str], shift: int) -> int:
+    """Octaves (in semitones) that bring every given voice into its range."""
+    for move in (0, -12, 12, -24, 24):
+        if all(_fits(score.part_notes(i)["pitch"] + shift + move, VOICE_RANGES[v])
+               for i, v in enumerate(given)):
+            if move:
+                notices.append(f"moved the melody {abs(move) // 12} octave(s) "
+                               f"{'up' if move > 0 else 'down'} into the voice's range; "
+                               "the result is moved back")
+            return move
+    low, high = int(score.notes["pitch"].min()), int(score.notes["pitch"].max())
+    raise CadenzaError(f"{path}: the given part spans MIDI {low}-{high}, wider than the "
+                       "voice's range the model knows even after octave moves")
+
+
+def _fits(pitches: np.ndarray, bounds: tuple[int, int]) -> bool:
+    return not len(pitches) or (pitches.min() >= bounds[0] and pitches.max() <= bounds[1])
+
+
+def _as_voices(score: Score, given: list[int]) -> Score:
+    """Renumber the given parts as voice rows of a four-part score."""
+    notes = score.notes.copy()
+    notes["part"] = np.asarray(given)[notes["part"]]
+    return Score(notes=notes, parts=list(VOICE_NAMES), tpq=score.tpq)
