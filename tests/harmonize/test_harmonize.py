@@ -1,0 +1,185 @@
+"""Harmonization: the given part survives every method exactly; bad melodies fail clearly."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cadenza.codecs import Vocab, build_codec
+from cadenza.codecs.chorale import FIRST_NOTE
+from cadenza.errors import CadenzaError
+from cadenza.harmonize.api import Harmonizer
+from cadenza.harmonize.grid import error_rates, grid_to_score, parse_voices, score_to_grid
+from cadenza.harmonize.infill import repair_ties
+from cadenza.harmonize.melody import load_melody
+from cadenza.io import write_midi, write_musicxml
+from cadenza.models import build_model
+from cadenza.models.infill import MASK, REST, InfillConfig, InfillModel
+from cadenza.score import Score, TimeSignature, make_notes
+
+Q = 480
+
+
+def full_vocab() -> Vocab:
+    codec = build_codec("chorale")
+    return Vocab.build(codec, range(FIRST_NOTE, codec.code_space))
+
+
+@pytest.fixture(scope="module")
+def harmonizers():
+    torch.manual_seed(0)
+    vocab = full_vocab()
+    lm = build_model("rnn", len(vocab), layers=1, hidden=16, embedding=8, dropout=0.0)
+    infill = InfillModel(InfillConfig(layers=1, dim=16, heads=2, dropout=0.0)).eval()
+    return {"lm": Harmonizer("lm", lm.eval(), vocab), "infill": Harmonizer("infill", infill)}
+
+
+def melody_score(pitches, lengths, rests=(), key=None, meter=(4, 4)) -> Score:
+    """A one-part melody; ``lengths`` in 16ths; indices in ``rests`` become rests."""
+    rows, onset = [], 0
+    for i, (p, n) in enumerate(zip(pitches, lengths)):
+        if i not in rests:
+            rows.append((onset, n * Q // 4, p))
+        onset += n * Q // 4
+    o, d, p = map(np.array, zip(*rows))
+    return Score(make_notes(onset=o, duration=d, pitch=p), ["Soprano"], key=key,
+                 time_signatures=[TimeSignature(0, *meter)])
+
+
+melodies = st.lists(
+    st.tuples(st.integers(62, 77), st.sampled_from([1, 2, 4, 6, 8, 12])), min_size=2,
+    max_size=14,
+).flatmap(lambda notes: st.tuples(st.just(notes), st.sets(st.integers(1, len(notes) - 1),
+                                                           max_size=2)))
+
+
+@settings(max_examples=12, deadline=None)
+@given(melodies, st.sampled_from(["greedy", "beam", "sample", "infill", "gibbs"]))
+def test_given_part_is_kept_note_for_note(harmonizers, tmp_path_factory, case, method):
+    notes, rests = case
+    pitches, lengths = zip(*notes)
+    melody = melody_score(pitches, lengths, rests)
+    path = tmp_path_factory.mktemp("m") / "melody.mid"
+    write_midi(melody, path)
+    task = load_melody(path, [0])
+    harmonizer = harmonizers["lm" if method in ("greedy", "beam", "sample") else "infill"]
+    filled, _ = harmonizer.fill(task.cells, task.fermata, method, width=2, seed=1)
+    assert (filled != MASK).all()
+    out = task.to_score(filled)
+    soprano = out.select_parts([0]).merge_ties().notes
+    original = melody.merge_ties().notes
+    for column in ("onset", "duration", "pitch"):
+        assert np.array_equal(soprano[column], original[column]), column
+    assert out.parts == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert len(out.select_parts([1, 2, 3]).notes) > 0
+
+
+def test_transposition_there_and_back_is_exact(tmp_path):
+    melody = melody_score([66, 68, 70, 71, 73], [4, 4, 4, 4, 8])  # F# major-ish
+    path = tmp_path / "m.mid"
+    write_midi(melody, path)
+    task = load_melody(path, [0])
+    assert task.shift != 0
+    restored = task.to_score(np.where(task.cells == MASK, REST, task.cells))
+    assert np.array_equal(restored.notes["pitch"], melody.notes["pitch"])
+
+
+def test_bass_and_two_given_voices(harmonizers, tmp_path):
+    full = Score(make_notes(onset=[0, 0, Q, Q], duration=[Q] * 4, pitch=[72, 48, 71, 43],
+                            part=[0, 1, 0, 1]), ["Soprano", "Bass"])
+    path = tmp_path / "sb.mid"
+    write_midi(full, path)
+    task = load_melody(path, parse_voices("SB"))
+    assert (task.cells[[1, 2]] == MASK).all() and (task.cells[[0, 3]] != MASK).all()
+    filled, _ = harmonizers["lm"].fill(task.cells, task.fermata, "greedy")
+    assert np.array_equal(filled[[0, 3]], task.cells[[0, 3]])
+    bass_only = load_melody(path, parse_voices("B"))  # two parts, one given: the top one...
+    assert any("top" in n for n in bass_only.notices)
+
+
+def test_out_of_range_melody_moves_by_octaves_or_fails(tmp_path):
+    high = tmp_path / "high.mid"
+    write_midi(melody_score([96, 98, 100], [4, 4, 8], key=None), high)
+    task = load_melody(high, [0])
+    assert any("octave" in n for n in task.notices)
+    wide = tmp_path / "wide.mid"
+    write_midi(melody_score([40, 90], [4, 4]), wide)
+    with pytest.raises(CadenzaError, match="range"):
+        load_melody(wide, [0])
+
+
+@pytest.mark.parametrize("problem", ["empty", "garbage", "meter", "chord", "no-notes"])
+def test_bad_melodies_give_clear_errors(tmp_path, problem):
+    path = tmp_path / "bad.mid"
+    if problem == "empty":
+        path.write_bytes(b"")
+    elif problem == "garbage":
+        path.write_bytes(b"not a midi file at all")
+    elif problem == "meter":
+        write_midi(melody_score([72, 74, 76], [4, 4, 4], meter=(3, 4)), path)
+    elif problem == "chord":
+        chord = Score(make_notes(onset=[0, 0], duration=[Q, Q], pitch=[72, 76]), ["Soprano"])
+        path = tmp_path / "bad.musicxml"
+        write_musicxml(chord, path)
+    else:
+        path = tmp_path / "bad.musicxml"
+        write_musicxml(Score(make_notes(pitch=[]), ["Soprano"]), path)
+    with pytest.raises(CadenzaError) as err:
+        load_melody(path, [0])
+    assert "\n" not in str(err.value)
+
+
+def test_grid_round_trip_and_error_rates():
+    rows = [(0, 2 * Q, 72, 0, True), (0, Q, 64, 1, False), (Q, Q, 65, 1, False),
+            (0, 2 * Q, 55, 2, False), (0, 2 * Q, 48, 3, False)]
+    o, d, p, part, fermata = map(np.array, zip(*rows))
+    score = Score(make_notes(onset=o, duration=d, pitch=p, part=part, fermata=fermata),
+                  ["Soprano", "Alto", "Tenor", "Bass"])
+    cells, marks = score_to_grid(score)
+    assert cells.shape == (4, 8) and marks[0] and not marks[1:].any()
+    back = grid_to_score(cells, marks)
+    assert np.array_equal(back.notes[["onset", "duration", "pitch", "part"]],
+                          score.notes[["onset", "duration", "pitch", "part"]])
+    wrong = cells.copy()
+    wrong[1, 4:] = wrong[1, 4:] + 2  # the alto's second note a semitone higher
+    rates = error_rates(wrong, cells, [1, 2, 3])
+    assert rates["token_error"] == pytest.approx(4 / 24)
+    assert rates["frame_error"] == pytest.approx(4 / 8)
+
+
+def test_repair_ties_starts_notes_that_continue_nothing():
+    cells = np.array([[1 + 2 * 60, 1 + 2 * 62 + 1, REST, 1 + 2 * 64 + 1]])
+    assert repair_ties(cells).tolist() == [[121, 125, REST, 129]]
+
+
+def test_evaluate_harmony_on_tiny_models(harmonizers, tmp_path):
+    from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
+
+    class Tiny:  # the parts of PreparedDataset that the evaluation reads
+        codec = build_codec("chorale")
+        vocab = full_vocab()
+
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.scores = []
+            for _ in range(2):
+                rows = [(k * Q, Q, int(c + rng.integers(-3, 4)), v)
+                        for v, c in enumerate((72, 65, 57, 48)) for k in range(8)]
+                o, d, p, part = map(np.array, zip(*rows))
+                self.scores.append(Score(make_notes(onset=o, duration=d, pitch=p, part=part),
+                                         ["Soprano", "Alto", "Tenor", "Bass"]))
+
+        def indices(self, split, augmented=True):
+            return [0, 1]
+
+        def tokens(self, i):
+            return self.vocab.encode(self.codec.encode(self.scores[i]))
+
+    for kind, method in (("lm", "greedy"), ("infill", "infill")):
+        result = evaluate_harmony(harmonizers[kind], Tiny(), method=method, tasks=("S", "ATB"))
+        for task in ("S", "ATB"):
+            row = result["tasks"][task]
+            assert 0 <= row["token_error"] <= row["frame_error"] <= 1
+            assert row["truth_nll"] > 0
+        assert "Bach" in format_harmony(result)
