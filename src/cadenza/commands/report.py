@@ -1,0 +1,72 @@
+"""``cadenza report`` and ``cadenza compare``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cadenza.commands import add_command
+
+
+def register(commands) -> None:
+    report = add_command(commands, "report", "judge a run next to real music (HTML + JSON)",
+                         run_report)
+    report.add_argument("run", nargs="?", type=Path, default=None,
+                        help="run folder (default: the shipped chorale model)")
+    report.add_argument("--n", type=int, default=64, help="pieces to generate (default 64)")
+    report.add_argument("--temperature", type=float, default=1.0)
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--samples", type=int, default=3, help="samples shown with audio/score")
+    report.add_argument("--no-audio", action="store_true", help="skip WAV rendering")
+    report.add_argument("--data", type=Path, default=None, help="dataset (default: the run's)")
+    report.add_argument("--out", type=Path, required=True, help="folder for the report")
+
+    compare = add_command(commands, "compare", "several runs in one table", run_compare)
+    compare.add_argument("runs", nargs="+", type=Path)
+    compare.add_argument("--data", type=Path, default=None, help="dataset (default: each run's)")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from cadenza.errors import ConfigError
+    from cadenza.evaluate.report import write_report
+    from cadenza.generate import default_run
+
+    if args.n < 2:
+        raise ConfigError("--n must be at least 2 (set statistics need pairs)")
+    numbers = write_report(args.run or default_run(), args.out, n=args.n,
+                           temperature=args.temperature, seed=args.seed, data=args.data,
+                           samples=args.samples, audio=not args.no_audio)
+    nll = numbers["test_nll"]
+    cmp = numbers["set_comparison"]
+    print(f"test NLL {nll['nats']:.3f} nats/token ({nll['bits']:.3f} bits, perplexity "
+          f"{nll['perplexity']:.3f}); mean overlapping area {cmp['mean_overlap_generated']:.3f} "
+          f"(Bach vs Bach {cmp['mean_overlap_bach']:.3f}); "
+          f"{numbers['copying']['flagged']} of {args.n} pieces flagged as copies")
+    print(f"wrote {args.out / 'report.html'} and {args.out / 'report.json'}")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from cadenza.data.dataset import PreparedDataset
+    from cadenza.evaluate.likelihood import evaluate_nll
+    from cadenza.evaluate.report import run_dataset
+    from cadenza.models import count_parameters
+    from cadenza.train.checkpoint import load_run
+
+    print(f"{'run':40} {'model':12} {'params':>9} {'val nats':>9} {'test nats':>9} "
+          f"{'bits':>6} {'ppl':>6} {'acc':>6} {'mean OA':>8}")
+    for path in args.runs:
+        run = load_run(path)
+        dataset = PreparedDataset(args.data or run_dataset(run))
+        val = evaluate_nll(run.model, dataset, "validation", augmented=False)
+        test = evaluate_nll(run.model, dataset, "test", augmented=False)
+        report = path / "report" / "report.json"
+        overlap = "-"
+        if report.exists():
+            overlap = f"{json.loads(report.read_text())['set_comparison']['mean_overlap_generated']:.3f}"
+        print(f"{str(path)[-40:]:40} {run.config.model.name:12} "
+              f"{count_parameters(run.model):9,d} {val['nats']:9.3f} {test['nats']:9.3f} "
+              f"{test['bits']:6.3f} {test['perplexity']:6.3f} {test['accuracy']:6.3f} "
+              f"{overlap:>8}")
+    return 0

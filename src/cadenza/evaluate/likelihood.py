@@ -1,0 +1,88 @@
+"""Held-out likelihood: mean negative log-likelihood per token of whole pieces.
+
+Every piece is scored from its START with its full context: a recurrent model reads the
+whole piece in one pass; a model with a bounded context (``max_context``) slides a window
+over longer pieces, advancing by half a context, so each token is predicted from at least
+``max_context / 2`` tokens before it (the usual strided perplexity). The first token
+(START) is given, every later one (END included) is predicted; padding is never scored.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from cadenza.data.dataset import PreparedDataset
+from cadenza.models import SequenceModel
+
+PAD = 0
+
+
+@torch.no_grad()
+def evaluate_nll(
+    model: SequenceModel,
+    dataset: PreparedDataset,
+    split: str = "validation",
+    batch_size: int = 16,
+    augmented: bool = True,
+) -> dict[str, Any]:
+    """Score ``split``: ``nats``/``bits`` per token, ``perplexity``, top-1 ``accuracy``,
+    the number of scored ``tokens`` and of ``pieces``. The model is left in the mode it
+    came in (it is scored in eval mode)."""
+    pieces = [i for i in dataset.indices(split, augmented=augmented)
+              if len(dataset.tokens(i)) > 1]
+    pieces.sort(key=lambda i: len(dataset.tokens(i)))  # similar lengths share a batch
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    nll, correct, count = 0.0, 0, 0
+    try:
+        for start in range(0, len(pieces), batch_size):
+            ids = _padded([dataset.tokens(i) for i in pieces[start:start + batch_size]])
+            n, c, k = score_batch(model, torch.from_numpy(ids).to(device))
+            nll, correct, count = nll + n, correct + c, count + k
+    finally:
+        model.train(was_training)
+    nats = nll / count if count else float("nan")
+    return {
+        "nats": nats,
+        "bits": nats / math.log(2),
+        "perplexity": math.exp(nats) if count else float("nan"),
+        "accuracy": correct / count if count else float("nan"),
+        "tokens": count,
+        "pieces": len(pieces),
+    }
+
+
+@torch.no_grad()
+def score_batch(model: SequenceModel, ids: torch.Tensor) -> tuple[float, int, int]:
+    """Summed NLL, correct top-1 guesses and scored targets of right-padded pieces [B, L]."""
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    length = inputs.shape[1]
+    context = model.max_context or length
+    stride = max(context // 2, 1)
+    nll, correct, count = 0.0, 0, 0
+    done, end = 0, min(context, length)  # targets [done, end) are scored by this window
+    while done < length:
+        begin = max(end - context, 0)
+        logits, _ = model(inputs[:, begin:end])  # [B, end - begin, V]
+        logits = logits[:, done - begin:].float()
+        gold = targets[:, done:end]
+        mask = gold != PAD
+        losses = F.cross_entropy(logits.transpose(1, 2), gold, reduction="none")  # [B, t]
+        nll += float(losses[mask].sum())
+        correct += int(((logits.argmax(-1) == gold) & mask).sum())
+        count += int(mask.sum())
+        done, end = end, min(end + stride, length)
+    return nll, correct, count
+
+
+def _padded(pieces: list[np.ndarray]) -> np.ndarray:
+    ids = np.zeros((len(pieces), max(len(p) for p in pieces)), dtype=np.int64)
+    for row, piece in enumerate(pieces):
+        ids[row, :len(piece)] = piece
+    return ids

@@ -1,0 +1,194 @@
+"""The run directory is the checkpoint; nothing in it needs pickle to load.
+
+::
+
+    config.json          the resolved ExperimentConfig, cadenza version, vocabulary size
+    vocab.json           the dataset's vocabulary
+    codec.json           the codec config (cadenza.codecs.codec_from_config rebuilds it)
+    model.safetensors    best weights (lowest validation loss)
+    last.safetensors     latest weights            \
+    optimizer.safetensors optimizer tensors, and    } resume exactly from here
+                         the TBPTT carried state    /
+    state.json           step, epoch, data position, best loss, RNG states, optimizer
+                         scalars; written last: a complete checkpoint has one
+    log.csv, tb/, curves.png   logs
+
+``load_run(path)`` serves resume, generation and evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+from cadenza import __version__
+from cadenza.codecs import Codec, Vocab, codec_from_config
+from cadenza.errors import ConfigError
+from cadenza.models import SequenceModel, build_model
+from cadenza.train.config import ExperimentConfig, from_dict, to_dict
+
+INFO_FILES = ("config.json", "vocab.json", "codec.json")
+WEIGHTS = {"best": "model.safetensors", "last": "last.safetensors"}
+RESUME_FILES = ("last.safetensors", "optimizer.safetensors", "state.json")
+
+
+@dataclass
+class Run:
+    """A trained model with everything needed to use it."""
+
+    path: Path
+    config: ExperimentConfig
+    model: SequenceModel
+    vocab: Vocab
+    codec: Codec
+
+
+def load_run(path: str | Path, which: str = "best",
+             device: torch.device | str | None = None) -> Run:
+    """Load a run directory: its config, vocabulary, codec and ``which`` weights
+    (``best`` or ``last``); the model is in eval mode on ``device`` (default CPU)."""
+    path = Path(path)
+    if which not in WEIGHTS:
+        raise ConfigError(f"which must be 'best' or 'last', not {which!r}")
+    _require(path, (*INFO_FILES, WEIGHTS[which]))
+    config = read_config(path)
+    vocab = Vocab.load(path / "vocab.json")
+    codec = codec_from_config(json.loads((path / "codec.json").read_text()))
+    model = build_model(config.model.name, len(vocab), **config.model.options)
+    load_weights(model, path / WEIGHTS[which])
+    return Run(path, config, model.to(device or "cpu").eval(), vocab, codec)
+
+
+def read_config(path: str | Path) -> ExperimentConfig:
+    """The ExperimentConfig saved in a run directory."""
+    path = Path(path)
+    _require(path, ("config.json",))
+    data = json.loads((path / "config.json").read_text())
+    return from_dict({k: data[k] for k in ("data", "model", "train") if k in data},
+                     where=str(path / "config.json"))
+
+
+def write_run_info(out: Path, config: ExperimentConfig, vocab: Vocab,
+                   codec_config: dict[str, Any]) -> None:
+    """Write config.json, vocab.json and codec.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    info = {"cadenza_version": __version__, **to_dict(config), "vocab_size": len(vocab)}
+    _write_text(out / "config.json", json.dumps(info, indent=1))
+    _write_text(out / "vocab.json", json.dumps(vocab.to_json(), indent=1))
+    _write_text(out / "codec.json", json.dumps(codec_config, indent=1))
+
+
+def check_vocab(expected: Vocab, found: Vocab, what: str) -> None:
+    """Refuse a model and a dataset whose vocabularies differ (ids would mean other tokens)."""
+    if expected == found:
+        return
+    missing = [t for t in found.tokens if t not in expected.index]
+    extra = [t for t in expected.tokens if t not in found.index]
+    detail = (f"{len(missing)} token(s) the run lacks (e.g. {missing[:3]}), {len(extra)} it has "
+              f"extra" if missing or extra else "the same tokens in another order")
+    raise ConfigError(f"{what}: vocabulary differs ({len(expected)} vs {len(found)} tokens; "
+                      f"{detail}); use the dataset the run was trained on")
+
+
+def save_weights(model: torch.nn.Module, path: Path, step: int = 0) -> None:
+    """Weights as safetensors (tied weights stored once), written atomically."""
+    tmp = path.with_suffix(".tmp")
+    save_model(model, str(tmp), metadata={"step": str(step)})
+    os.replace(tmp, path)
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    try:
+        missing, unexpected = load_model(model, str(path), strict=False)
+    except (SafetensorError, OSError, RuntimeError) as err:
+        raise ConfigError(f"{path}: cannot load weights ({str(err).splitlines()[0]})") from None
+    if missing or unexpected:
+        raise ConfigError(f"{path}: weights do not fit the model (missing {sorted(missing)}, "
+                          f"unexpected {sorted(unexpected)})")
+
+
+def save_state(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               state: dict[str, Any], carry: tuple[torch.Tensor, ...] | None) -> None:
+    """The resumable checkpoint: last weights, optimizer + carried state, state.json."""
+    tensors, scalars, groups = _split_optimizer(optimizer)
+    for i, t in enumerate(carry or ()):
+        tensors[f"carry.{i}"] = t.detach().cpu().contiguous()
+    step = str(state["step"])
+    save_weights(model, out / "last.safetensors", state["step"])
+    tmp = out / "optimizer.tmp"
+    save_file(tensors, str(tmp), metadata={"step": step})
+    os.replace(tmp, out / "optimizer.safetensors")
+    rng = {"torch": torch.get_rng_state().tolist()}
+    if torch.cuda.is_available():
+        rng["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
+    full = {**state, "rng": rng, "optimizer": {"scalars": scalars, "param_groups": groups},
+            "carry_size": len(carry or ())}
+    _write_text(out / "state.json", json.dumps(full))
+
+
+def load_state(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               device: torch.device) -> tuple[dict[str, Any], tuple[torch.Tensor, ...] | None]:
+    """Restore what ``save_state`` wrote (and the RNG states); returns (state, carry)."""
+    _require(out, RESUME_FILES, "cannot resume: it is not a complete checkpoint")
+    state = json.loads((out / "state.json").read_text())
+    load_weights(model, out / "last.safetensors")
+    try:
+        tensors = load_file(str(out / "optimizer.safetensors"))
+    except (SafetensorError, OSError) as err:
+        raise ConfigError(f"{out}/optimizer.safetensors: unreadable ({err})") from None
+    saved = {"state": {}, "param_groups": state["optimizer"]["param_groups"]}
+    for key, value in tensors.items():
+        kind, _, rest = key.partition(".")
+        if kind == "state":
+            index, _, name = rest.partition(".")
+            saved["state"].setdefault(int(index), {})[name] = value
+    for key, value in state["optimizer"]["scalars"].items():
+        index, _, name = key.partition(".")
+        saved["state"].setdefault(int(index), {})[name] = value
+    for group in saved["param_groups"]:
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+    optimizer.load_state_dict(saved)
+    torch.set_rng_state(torch.tensor(state["rng"]["torch"], dtype=torch.uint8))
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8)
+                                      for s in state["rng"]["cuda"]])
+    n = state["carry_size"]
+    carry = tuple(tensors[f"carry.{i}"].to(device) for i in range(n)) if n else None
+    return state, carry
+
+
+def _split_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict, list]:
+    """Optimizer state as (tensors by 'state.<param>.<name>', other scalars, param groups)."""
+    saved = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in saved["state"].items():
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"state.{index}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{name}"] = value
+    groups = [{k: list(v) if isinstance(v, tuple) else v for k, v in g.items()}
+              for g in saved["param_groups"]]
+    return tensors, scalars, groups
+
+
+def _require(path: Path, files: tuple[str, ...], why: str = "not a complete cadenza run") -> None:
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such run directory")
+    missing = [f for f in files if not (path / f).is_file()]
+    if missing:
+        raise ConfigError(f"{path}: {why} (missing {', '.join(missing)})")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

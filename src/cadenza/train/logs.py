@@ -1,0 +1,73 @@
+"""Training logs: ``log.csv``, TensorBoard event files in ``tb/``, and ``curves.png``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ("step", "epoch", "lr", "train_loss", "val_nats", "val_accuracy", "tokens_per_s",
+           "seconds")
+
+
+class RunLog:
+    """Appends rows to ``log.csv`` and scalars to TensorBoard; on resume, rows past the
+    checkpoint's step (written after it by the interrupted process) are dropped."""
+
+    def __init__(self, out: Path, resume_step: int | None = None, tensorboard: bool = True):
+        self.path = out / "log.csv"
+        if resume_step is None or not self.path.exists():
+            self.path.write_text(",".join(COLUMNS) + "\n")
+        else:
+            rows = [r for r in read_log(self.path) if int(r["step"]) <= resume_step]
+            with self.path.open("w", newline="") as file:
+                writer = csv.DictWriter(file, COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            purge = None if resume_step is None else resume_step + 1
+            self.writer = SummaryWriter(str(out / "tb"), purge_step=purge)
+
+    def write(self, row: dict[str, Any]) -> None:
+        """One row (missing columns stay empty); numbers also go to TensorBoard."""
+        with self.path.open("a", newline="") as file:
+            csv.DictWriter(file, COLUMNS).writerow({k: row.get(k, "") for k in COLUMNS})
+        if self.writer is not None:
+            for key in ("lr", "train_loss", "val_nats", "val_accuracy", "tokens_per_s"):
+                if row.get(key) is not None:
+                    self.writer.add_scalar(key, row[key], row["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_log(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def plot_curves(log_path: Path, out: Path) -> None:
+    """Training and validation loss against the step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_log(log_path)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for key, label in (("train_loss", "train"), ("val_nats", "validation")):
+        points = [(int(r["step"]), float(r[key])) for r in rows if r[key]]
+        if points:
+            ax.plot(*zip(*points), label=label, marker="o" if label == "validation" else None,
+                    markersize=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)

@@ -1,0 +1,230 @@
+"""The training loop: one function, read top to bottom.
+
+Teacher-forced cross-entropy (padding ignored), Adam/AdamW with a schedule that is a
+pure function of the step, gradient clipping and accumulation, bfloat16 autocast on
+CUDA, validation NLL every ``eval_every`` steps (or epoch), early stopping, best and
+last checkpoints, exact resume, CSV/TensorBoard logs, hooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from cadenza.codecs import Vocab
+from cadenza.data.dataset import PreparedDataset
+from cadenza.data.windows import Batch, make_windows
+from cadenza.errors import ConfigError
+from cadenza.evaluate.likelihood import evaluate_nll
+from cadenza.models import SequenceModel, build_model
+from cadenza.train import checkpoint as ckpt
+from cadenza.train.config import BUDGET_KEYS, ExperimentConfig, TrainConfig, to_dict
+from cadenza.train.logs import RunLog, plot_curves
+from cadenza.train.schedule import lr_at
+
+Hook = Callable[[dict[str, Any]], None]
+
+
+def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
+          init_from: str | Path | None = None, hooks: Sequence[Hook] = ()) -> dict[str, Any]:
+    """Train ``config`` into the run directory ``out``; returns a summary dict.
+
+    ``resume`` continues the checkpoint in ``out`` exactly (same batches, RNG, schedule);
+    only the budget fields (``max_steps``, ``max_minutes``, ...) may change. ``init_from``
+    starts from another run's best weights (fine-tuning; vocabularies must match).
+    ``hooks`` are called with the metrics dict of every log step and evaluation.
+    """
+    config = copy.deepcopy(config).resolve()
+    t, out = config.train, Path(out)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = _device(t.device)
+    use_amp = t.amp and device.type == "cuda"
+    dataset = PreparedDataset(config.data)
+    torch.manual_seed(t.seed)
+    model = build_model(config.model.name, len(dataset.vocab), **config.model.options).to(device)
+    if t.tbptt and model.max_context is not None:
+        raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
+                          "use --set train.tbptt=false")
+    windows = make_windows(dataset, "train", t.batch_size, t.seq_len, t.seed, t.tbptt,
+                           t.start_fraction)
+    steps_per_epoch = math.ceil(windows.windows_per_epoch / t.grad_accum)
+    optimizer = _optimizer(model, t)
+    pos, carry = _prepare_run(config, out, dataset, model, optimizer, resume, init_from, device)
+    log = RunLog(out, pos["step"] if resume else None)
+    bar = tqdm(total=t.epochs * steps_per_epoch, initial=pos["step"], disable=not t.progress,
+               unit="step", dynamic_ncols=True)
+    started = tick = time.monotonic()
+    interval_loss, interval_tokens = 0.0, 0
+    stop = _stop_reason(pos, t, started)
+    model.train()
+    while not stop:
+        lr = lr_at(pos["step"], t, steps_per_epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        for _ in range(t.grad_accum):  # consecutive windows (TBPTT) or fresh random ones
+            batch = windows.batch(pos["epoch"], pos["window"]).to(device)
+            carry, loss, tokens = _forward_backward(model, batch, carry, t.grad_accum, use_amp)
+            interval_loss, interval_tokens = interval_loss + loss * tokens, interval_tokens + tokens
+            pos["window"] += 1
+            if pos["window"] == windows.windows_per_epoch:
+                break
+        if t.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        pos["step"] += 1
+        epoch_done = pos["window"] == windows.windows_per_epoch
+        if epoch_done:
+            pos["epoch"], pos["window"], carry = pos["epoch"] + 1, 0, None
+        bar.update()
+        if pos["step"] % t.log_every == 0 or epoch_done:
+            now = time.monotonic()
+            metrics = {"step": pos["step"], "epoch": pos["epoch"], "lr": lr,
+                       "train_loss": interval_loss / max(interval_tokens, 1),
+                       "tokens_per_s": interval_tokens / max(now - tick, 1e-9),
+                       "seconds": round(now - started, 3)}
+            bar.set_postfix(loss=f"{metrics['train_loss']:.3f}",
+                            tok_s=f"{metrics['tokens_per_s']:.0f}")
+            _report(log, hooks, metrics)
+            interval_loss, interval_tokens, tick = 0.0, 0, time.monotonic()
+        if pos["epoch"] >= t.epochs or (t.eval_every and pos["step"] % t.eval_every == 0) or (
+                not t.eval_every and epoch_done):
+            _validate(model, dataset, pos, t, out, log, hooks)
+            ckpt.save_state(out, model, optimizer, pos, carry)
+        stop = _stop_reason(pos, t, started)
+    bar.close()
+    if pos["last_eval_step"] != pos["step"]:  # interrupted between evaluations
+        ckpt.save_state(out, model, optimizer, pos, carry)
+    if not (out / ckpt.WEIGHTS["best"]).exists():  # keep the run loadable
+        ckpt.save_weights(model, out / ckpt.WEIGHTS["best"], pos["step"])
+    log.close()
+    plot_curves(log.path, out / "curves.png")
+    return {"path": out, "stopped": stop, "steps": pos["step"], "epochs": pos["epoch"],
+            "best_loss": pos["best"], "best_step": pos["best_step"]}
+
+
+def _stop_reason(pos: dict[str, Any], t: TrainConfig, started: float) -> str:
+    """Why training stops now ("" to go on): the last epoch, patience, or a budget."""
+    if pos["epoch"] >= t.epochs:
+        return "epochs"
+    if t.patience and pos["bad"] >= t.patience:
+        return "early-stop"
+    if t.max_steps is not None and pos["step"] >= t.max_steps:
+        return "max_steps"
+    if t.max_minutes is not None and time.monotonic() - started > 60 * t.max_minutes:
+        return "max_minutes"
+    return ""
+
+
+def _forward_backward(model: SequenceModel, batch: Batch, carry: Any, accum: int,
+                      use_amp: bool) -> tuple[Any, float, int]:
+    """One window: loss, backward (scaled for accumulation); returns (state, loss, tokens)."""
+    if carry is not None and batch.keep is not None:
+        carry = _reset_rows(model, carry, batch.keep)
+    with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        logits, state = model(batch.inputs, carry)  # [B, T, V]
+    tokens = batch.tokens
+    loss = F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(),
+                           ignore_index=0, reduction="sum") / max(tokens, 1)
+    (loss / accum).backward()
+    carry = model.detach_state(state) if batch.keep is not None else None
+    return carry, loss.item(), tokens
+
+
+def _reset_rows(model: SequenceModel, state: tuple[torch.Tensor, ...],
+                keep: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Zero the state of the rows where a new piece starts (``keep`` False)."""
+    if bool(keep.all()):
+        return state
+    one, two = model.init_state(1, "cpu"), model.init_state(2, "cpu")
+    reset = []
+    for tensor, a, b in zip(state, one, two):
+        dim = next(d for d, (x, y) in enumerate(zip(a.shape, b.shape)) if x != y)  # batch dim
+        shape = [-1 if d == dim else 1 for d in range(tensor.dim())]
+        reset.append(tensor * keep.view(shape).to(tensor.dtype))
+    return tuple(reset)
+
+
+def _validate(model: SequenceModel, dataset: PreparedDataset, pos: dict[str, Any],
+              t: TrainConfig, out: Path, log: RunLog, hooks: Sequence[Hook]) -> None:
+    """Validation NLL; the best weights are saved, the evaluations without progress counted.
+    With no validation pieces, the latest weights count as the best."""
+    result = evaluate_nll(model, dataset, "validation", batch_size=min(t.batch_size, 32))
+    pos["last_eval_step"] = pos["step"]
+    nats = result["nats"] if result["tokens"] else None
+    if nats is None or pos["best"] is None or nats < pos["best"] - t.min_delta:
+        pos["best"], pos["best_step"], pos["bad"] = nats, pos["step"], 0
+        ckpt.save_weights(model, out / ckpt.WEIGHTS["best"], pos["step"])
+    else:
+        pos["bad"] += 1
+    _report(log, hooks, {"step": pos["step"], "epoch": pos["epoch"], "val_nats": nats,
+                         "val_accuracy": result["accuracy"], "best": pos["best"]})
+
+
+def _report(log: RunLog, hooks: Sequence[Hook], metrics: dict[str, Any]) -> None:
+    log.write(metrics)
+    for hook in hooks:
+        hook(dict(metrics))
+
+
+def _prepare_run(config: ExperimentConfig, out: Path, dataset: PreparedDataset,
+                 model: SequenceModel, optimizer: torch.optim.Optimizer, resume: bool,
+                 init_from: str | Path | None, device: torch.device) -> tuple[dict, Any]:
+    """A fresh run directory (optionally from another run's weights), or the resumed one."""
+    if resume:
+        _check_same(ckpt.read_config(out), config, out)
+        ckpt.check_vocab(Vocab.load(out / "vocab.json"), dataset.vocab,
+                         f"resume {out} with {dataset.folder}")
+        state, carry = ckpt.load_state(out, model, optimizer, device)
+        return {k: state[k] for k in _fresh_position()}, carry
+    if (out / "config.json").exists():
+        raise ConfigError(f"{out} already holds a run; resume it (--resume) or choose another "
+                          "--out")
+    if init_from is not None:
+        source = ckpt.load_run(init_from)
+        ckpt.check_vocab(source.vocab, dataset.vocab, f"init from {init_from}")
+        if (source.config.model.name, source.config.model.options) != (
+                config.model.name, config.model.options):
+            raise ConfigError(f"init from {init_from}: its model ({source.config.model.name} "
+                              f"{source.config.model.options}) differs from this config's")
+        model.load_state_dict(source.model.state_dict())
+    ckpt.write_run_info(out, config, dataset.vocab, dataset.config["codec"])
+    return _fresh_position(), None
+
+
+def _fresh_position() -> dict[str, Any]:
+    return {"step": 0, "epoch": 0, "window": 0, "best": None, "best_step": None, "bad": 0,
+            "last_eval_step": 0}
+
+
+def _check_same(saved: ExperimentConfig, config: ExperimentConfig, out: Path) -> None:
+    a, b = to_dict(saved), to_dict(config)
+    for key in BUDGET_KEYS:
+        a["train"].pop(key), b["train"].pop(key)
+    a.pop("data"), b.pop("data")  # a moved dataset is fine; its vocabulary is checked
+    diff = [f"{s}.{k}" for s in ("model", "train") for k in a[s] if a[s][k] != b[s].get(k)]
+    if diff:
+        raise ConfigError(f"cannot resume {out}: config differs in {', '.join(diff)} "
+                          f"(only {', '.join('train.' + k for k in BUDGET_KEYS)} may change)")
+
+
+def _optimizer(model: SequenceModel, t: TrainConfig) -> torch.optim.Optimizer:
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but CUDA is not available")
+    return torch.device(name)
