@@ -64,7 +64,8 @@ def run_compare(args: argparse.Namespace) -> int:
         report = path / "report" / "report.json"
         overlap = "-"
         if report.exists():
-            overlap = f"{json.loads(report.read_text())['set_comparison']['mean_overlap_generated']:.3f}"
+            summary = json.loads(report.read_text())["set_comparison"]
+            overlap = f"{summary['mean_overlap_generated']:.3f}"
         print(f"{str(path)[-40:]:40} {run.config.model.name:12} "
               f"{count_parameters(run.model):9,d} {val['nats']:9.3f} {test['nats']:9.3f} "
               f"{test['bits']:6.3f} {test['perplexity']:6.3f} {test['accuracy']:6.3f} "

@@ -161,7 +161,7 @@ def render_html(numbers: dict[str, Any], material: dict[str, Any], run_path: Pat
             ["mean overlapping area, generated vs held-out", comparison["mean_overlap_generated"]],
             ["mean overlapping area, held-out vs train (Bach vs Bach)",
              comparison["mean_overlap_bach"]],
-            ["pieces copying more than %g bars" % copying["max_bars"], copying["flagged"]],
+            [f"pieces copying more than {copying['max_bars']:g} bars", copying["flagged"]],
             ["generated / held-out / train pieces",
              " / ".join(str(v) for v in numbers["pieces"].values())],
         ])),
