@@ -84,7 +84,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
 
     harmonizer = _harmonizer(args.run)
-    data = args.data or _embedded_dataset()
+    from cadenza.corpus.prepare import embedded_dataset
+
+    data = args.data or embedded_dataset()
     tasks = tuple(t.strip().upper() for t in args.tasks.split(",") if t.strip())
     result = evaluate_harmony(harmonizer, PreparedDataset(data), args.split, args.method, tasks,
                               args.limit, args.width, args.seed)
@@ -92,15 +94,3 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0
-
-
-def _embedded_dataset() -> Path:
-    """The embedded chorales, prepared once into the cache folder."""
-    from cadenza.config import DataConfig
-    from cadenza.corpus.cache import default_cache_dir
-    from cadenza.corpus.prepare import prepare
-
-    folder = default_cache_dir() / "datasets" / "bach-chorales"
-    if not (folder / "manifest.json").exists():
-        prepare(DataConfig(), folder, progress=False)
-    return folder

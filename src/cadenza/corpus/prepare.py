@@ -258,3 +258,12 @@ def _progress_bar(total: int, enabled: bool):
 
     return tqdm(total=total, unit="file", disable=not enabled or None, leave=False,
                 desc="preparing")
+
+
+def embedded_dataset(config: DataConfig | None = None) -> Path:
+    """The embedded chorales prepared once into the cache folder (default settings)."""
+    config = config or DataConfig()
+    folder = default_cache_dir() / "datasets" / f"bach-chorales-{settings_digest(asdict(config))}"
+    if not (folder / "manifest.json").exists():
+        prepare(config, folder, progress=False)
+    return folder

@@ -125,17 +125,17 @@ def write_report(run_path: str | Path, out: str | Path, n: int = 64, temperature
 
 
 def run_dataset(run: Any) -> Path:
-    """The dataset a run was trained on, or the embedded chorales prepared into the cache."""
+    """The dataset a run was trained on; where that folder is missing (a shipped run), the
+    same preparation of the embedded chorales, made once into the cache."""
     path = Path(run.config.data)
     if (path / "manifest.json").exists():
         return path
-    if run.codec.name != "chorale":
-        raise CadenzaError(f"the run's dataset {path} is missing; pass --data")
-    from cadenza.config import DataConfig
-    from cadenza.corpus.cache import default_cache_dir
-    from cadenza.corpus.prepare import prepare
+    from cadenza.config import DataConfig, from_dict
+    from cadenza.corpus.prepare import embedded_dataset
+    from cadenza.corpus.sources import EMBEDDED
 
-    folder = default_cache_dir() / "datasets" / "bach-chorales"
-    if not (folder / "manifest.json").exists():
-        prepare(DataConfig(), folder, progress=False)
-    return folder
+    recipe = Path(run.path) / "data.json"
+    config = from_dict(DataConfig, json.loads(recipe.read_text())) if recipe.exists() else None
+    if config is None or config.corpus not in EMBEDDED:
+        raise CadenzaError(f"the run's dataset {path} is missing; pass --data")
+    return embedded_dataset(config)

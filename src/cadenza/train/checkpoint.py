@@ -5,6 +5,7 @@
     config.json          the resolved ExperimentConfig, cadenza version, vocabulary size
     vocab.json           the dataset's vocabulary
     codec.json           the codec config (cadenza.codecs.codec_from_config rebuilds it)
+    data.json            the data config the dataset was prepared with
     model.safetensors    best weights (lowest validation loss)
     last.safetensors     latest weights            \
     optimizer.safetensors optimizer tensors, and    } resume exactly from here
@@ -76,13 +77,16 @@ def read_config(path: str | Path) -> ExperimentConfig:
 
 
 def write_run_info(out: Path, config: ExperimentConfig, vocab: Vocab,
-                   codec_config: dict[str, Any]) -> None:
-    """Write config.json, vocab.json and codec.json."""
+                   codec_config: dict[str, Any], data_config: dict[str, Any] | None = None) -> None:
+    """Write config.json, vocab.json, codec.json, and data.json (how the dataset was
+    prepared, so the same data can be rebuilt where the original folder is missing)."""
     out.mkdir(parents=True, exist_ok=True)
     info = {"cadenza_version": __version__, **to_dict(config), "vocab_size": len(vocab)}
     _write_text(out / "config.json", json.dumps(info, indent=1))
     _write_text(out / "vocab.json", json.dumps(vocab.to_json(), indent=1))
     _write_text(out / "codec.json", json.dumps(codec_config, indent=1))
+    if data_config is not None:
+        _write_text(out / "data.json", json.dumps(data_config, indent=1))
 
 
 def check_vocab(expected: Vocab, found: Vocab, what: str) -> None:

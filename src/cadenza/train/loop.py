@@ -197,7 +197,8 @@ def _prepare_run(config: ExperimentConfig, out: Path, dataset: PreparedDataset,
             raise ConfigError(f"init from {init_from}: its model ({source.config.model.name} "
                               f"{source.config.model.options}) differs from this config's")
         model.load_state_dict(source.model.state_dict())
-    ckpt.write_run_info(out, config, dataset.vocab, dataset.config["codec"])
+    ckpt.write_run_info(out, config, dataset.vocab, dataset.config["codec"],
+                        dataset.config.get("data"))
     return _fresh_position(), None
 
 
