@@ -36,8 +36,11 @@ system-deps:
 		echo "notice: fluidsynth missing (apt-get install fluidsynth fluid-soundfont-gm); WAV output will be skipped"; \
 	fi
 
+# The main job on the embedded default: chorales from the shipped model, and a melody
+# harmonized by the shipped melody-aware harmonizer (MIDI, MusicXML, WAV, PNG each).
 demo: $(STAMP) system-deps
-	$(BIN)/cadenza prepare --corpus bach-chorales --codec chorale --out data/bach-chorales
+	$(BIN)/cadenza generate --n 4 --seed 1 --temperature 0.9 --out demo/generated
+	$(BIN)/cadenza harmonize src/cadenza/examples/twinkle.musicxml --out demo/harmonized
 
 test: $(DEV_STAMP) system-deps
 	$(BIN)/python -m pytest
@@ -47,6 +50,8 @@ lint: $(DEV_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_prepare.py
+	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_train_speed.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data demo .pytest_cache
