@@ -12,8 +12,8 @@ from cadenza.commands import add_command
 def register(commands) -> None:
     train = add_command(commands, "train", "train a model on a prepared dataset", run_train)
     train.add_argument("--preset", default=None,
-                       help="bachbot, transformer, tiny or a .toml file (default: the run's "
-                            "own config with --resume, else bachbot)")
+                       help="bachbot, transformer, harmonizer, tiny or a .toml file "
+                            "(default: the run's own config with --resume, else bachbot)")
     train.add_argument("--data", default=None, help="prepared dataset folder (cadenza prepare)")
     train.add_argument("--out", required=True, type=Path, help="run directory to write")
     train.add_argument(
@@ -44,6 +44,8 @@ def run_train(args: argparse.Namespace) -> int:
     from cadenza.train.config import apply_overrides, load_preset
     from cadenza.train.loop import train
 
+    if args.preset and _train_infill(args):
+        return 0
     if args.resume and args.preset is None:
         config = read_config(args.out)
     else:
@@ -61,6 +63,27 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"stopped ({result['stopped']}) after {result['steps']} steps, "
           f"{result['epochs']} epochs; {best_text}; run in {args.out}")
     return 0
+
+
+def _train_infill(args: argparse.Namespace) -> bool:
+    """Train an infilling harmonizer when the preset is one (``kind = "infill"``)."""
+    from cadenza.config import apply_overrides
+    from cadenza.errors import ConfigError
+    from cadenza.train.infill import infill_preset, train_infill
+
+    experiment = infill_preset(args.preset)
+    if experiment is None:
+        return False
+    if args.resume or args.init_from:
+        raise ConfigError("the infilling harmonizer trains in one go: no --resume/--init-from")
+    experiment.data = str(args.data or experiment.data)
+    apply_overrides(experiment, list(args.overrides))
+    if not experiment.data:
+        raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
+    result = train_infill(experiment, args.out)
+    print(f"best validation {result['best_val_loss']:.4f} nats/cell after {result['steps']} "
+          f"steps ({result['minutes']:.1f} min); run in {args.out}")
+    return True
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -137,3 +137,26 @@ def load_infill_run(path: str | Path) -> InfillModel:
     model = InfillModel(InfillConfig(**config["model"]))
     load_model(model, str(weights))
     return model.eval()
+
+
+def infill_preset(name_or_path: str | Path) -> InfillExperiment | None:
+    """The preset as an InfillExperiment when it declares ``kind = "infill"``, else None."""
+    import tomllib
+    from importlib import resources
+
+    from cadenza.config import from_dict
+
+    text_path = str(name_or_path)
+    if text_path.endswith(".toml") or "/" in text_path:
+        path = Path(text_path)
+        text = path.read_text() if path.is_file() else ""
+    else:
+        resource = resources.files("cadenza").joinpath("presets", f"{text_path}.toml")
+        text = resource.read_text() if resource.is_file() else ""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None  # the language-model loader reports the syntax error
+    if data.pop("kind", None) != "infill":
+        return None
+    return from_dict(InfillExperiment, data)
