@@ -67,21 +67,29 @@ def voice_leading(score: Score, steps_per_quarter: int = 4) -> dict[str, float]:
     return result
 
 
-def _parallels(pitch: np.ndarray, starts: np.ndarray) -> dict[str, int]:
+def parallel_motion(pitch: np.ndarray, starts: np.ndarray) -> list[tuple[int, int, int, str]]:
+    """Every parallel fifth or octave as (frame it arrives in, upper voice, lower voice,
+    ``"fifth"`` or ``"octave"``), from ``frame_grid``'s arrays."""
     slices = np.nonzero(starts.any(axis=0))[0]
-    fifths = octaves = 0
-    chords = pitch[:, slices]  # [P, S]
+    chords = pitch[:, slices].astype(int)  # [P, S]
+    found = []
     for upper in range(len(pitch)):
         for lower in range(upper + 1, len(pitch)):
             a, b = chords[upper], chords[lower]
             sounding = (a >= 0) & (b >= 0)
             both = sounding[:-1] & sounding[1:]
-            move_a, move_b = np.diff(a.astype(int)), np.diff(b.astype(int))
+            move_a, move_b = np.diff(a), np.diff(b)
             same_way = both & (move_a != 0) & (np.sign(move_a) == np.sign(move_b))
-            interval = (a.astype(int) - b.astype(int)) % 12
-            fifths += int((same_way & (interval[:-1] == 7) & (interval[1:] == 7)).sum())
-            octaves += int((same_way & (interval[:-1] == 0) & (interval[1:] == 0)).sum())
-    return {"parallel_fifths": fifths, "parallel_octaves": octaves}
+            interval = (a - b) % 12
+            for kind, value in (("fifth", 7), ("octave", 0)):
+                hits = same_way & (interval[:-1] == value) & (interval[1:] == value)
+                found += [(int(slices[i + 1]), upper, lower, kind) for i in np.nonzero(hits)[0]]
+    return found
+
+
+def _parallels(pitch: np.ndarray, starts: np.ndarray) -> dict[str, int]:
+    kinds = [kind for *_, kind in parallel_motion(pitch, starts)]
+    return {"parallel_fifths": kinds.count("fifth"), "parallel_octaves": kinds.count("octave")}
 
 
 def _crossings(pitch: np.ndarray) -> int:

@@ -19,6 +19,7 @@ import math
 import numpy as np
 import torch
 
+from cadenza.evaluate.voiceleading import parallel_motion
 from cadenza.models.infill import CLASSES, MASK, REST, InfillModel
 
 # Ranges (MIDI) per voice after transposition to C/Am, a little wider than Bach's.
@@ -54,10 +55,14 @@ def _constrain(logits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _predict(model: InfillModel, cells: torch.Tensor, fermata: torch.Tensor) -> torch.Tensor:
-    """Constrained log-probabilities [F, V, C] for one grid [F, V]."""
-    logits = model(cells[None], fermata[None])[0].float()
-    return torch.log_softmax(_constrain(logits, cells), dim=-1)
+def _predict(model: InfillModel, cells: torch.Tensor, fermata: torch.Tensor,
+             banned: torch.Tensor | None = None) -> torch.Tensor:
+    """Constrained log-probabilities [F, V, C] for one grid [F, V]; ``banned`` [F, V, C]
+    marks classes ruled out by voice leading."""
+    logits = _constrain(model(cells[None], fermata[None])[0].float(), cells)
+    if banned is not None:
+        logits = logits.masked_fill(banned, -math.inf)
+    return torch.log_softmax(logits, dim=-1)
 
 
 def repair_ties(cells: np.ndarray) -> np.ndarray:
@@ -73,28 +78,59 @@ def repair_ties(cells: np.ndarray) -> np.ndarray:
     return cells
 
 
-def fill_confident(model: InfillModel, cells: np.ndarray, fermata: np.ndarray,
-                   iterations: int = 16, refine: int = 4, seed: int = 0) -> np.ndarray:
-    """Fill the MASK cells of ``cells[V, F]`` deterministically (mask-predict)."""
-    model.eval()
-    grid = torch.from_numpy(np.asarray(cells).T.copy())  # [F, V]
-    marks = torch.from_numpy(np.asarray(fermata))
-    free = grid == MASK
-    total = int(free.sum())
-    steps = max(1, min(iterations, total))
+def _mask_predict(model: InfillModel, grid: torch.Tensor, marks: torch.Tensor, steps: int,
+                  banned: torch.Tensor | None = None) -> None:
+    """Fill the MASK cells of ``grid`` [F, V] in place, most confident first."""
+    steps = max(1, min(steps, int((grid == MASK).sum())))
     for step in range(steps):
         hidden = grid == MASK
         left = int(hidden.sum())
         if not left:
-            break
-        best, choice = _predict(model, grid, marks).max(dim=-1)  # [F, V]
+            return
+        best, choice = _predict(model, grid, marks, banned).max(dim=-1)  # [F, V]
         best = best.masked_fill(~hidden, -math.inf)
-        take = math.ceil(left / (steps - step))
-        chosen = best.flatten().topk(take).indices
+        chosen = best.flatten().topk(math.ceil(left / (steps - step))).indices
         grid.view(-1)[chosen] = choice.view(-1)[chosen]
+
+
+def _avoid_parallels(model: InfillModel, grid: torch.Tensor, marks: torch.Tensor,
+                     free: torch.Tensor, rounds: int) -> None:
+    """Re-fill the free notes that arrive in parallel fifths or octaves, ruling out the
+    pitch that made them, until none is left or ``rounds`` run out."""
+    banned = torch.zeros(*grid.shape, CLASSES, dtype=torch.bool)
+    for _ in range(rounds):
+        cells = grid.T.numpy()
+        sounding = cells != REST
+        pitch = np.where(sounding, (cells - 1) // 2, -1)
+        starts = sounding & ((cells - 1) % 2 == 0)
+        targets = {(f, v) for f, upper, lower, _ in parallel_motion(pitch, starts)
+                   for v in (upper, lower) if free[f, v]}
+        if not targets:
+            return
+        for f, v in targets:
+            p = int(pitch[v, f])
+            end = f + 1
+            while end < grid.shape[0] and int(grid[end, v]) == 2 + 2 * p:  # its tied frames
+                end += 1
+            banned[f, v, 1 + 2 * p: 3 + 2 * p] = True
+            grid[f:end, v] = MASK
+        _mask_predict(model, grid, marks, 4, banned)
+
+
+def fill_confident(model: InfillModel, cells: np.ndarray, fermata: np.ndarray,
+                   iterations: int = 16, refine: int = 2, parallels: int = 6,
+                   seed: int = 0) -> np.ndarray:
+    """Fill the MASK cells of ``cells[V, F]`` deterministically: mask-predict, then
+    ``refine`` passes re-predicting quarters of the free cells given all the rest, then
+    up to ``parallels`` rounds re-filling notes that make parallel fifths or octaves."""
+    model.eval()
+    grid = torch.from_numpy(np.asarray(cells).T.copy())  # [F, V]
+    marks = torch.from_numpy(np.asarray(fermata))
+    free = (grid == MASK).numpy()
+    _mask_predict(model, grid, marks, iterations)
     generator = torch.Generator().manual_seed(seed)
-    free_cells = free.nonzero()
-    for _ in range(refine):  # re-predict quarters of the free cells given all the rest
+    free_cells = torch.from_numpy(free).nonzero()
+    for _ in range(refine):
         order = free_cells[torch.randperm(len(free_cells), generator=generator)]
         for block in order.chunk(4):
             if not len(block):
@@ -102,6 +138,8 @@ def fill_confident(model: InfillModel, cells: np.ndarray, fermata: np.ndarray,
             grid[block[:, 0], block[:, 1]] = MASK
             choice = _predict(model, grid, marks).argmax(dim=-1)
             grid[block[:, 0], block[:, 1]] = choice[block[:, 0], block[:, 1]]
+    grid = torch.from_numpy(repair_ties(grid.T.numpy()).T.copy())
+    _avoid_parallels(model, grid, marks, free, parallels)
     return repair_ties(grid.T.numpy())
 
 
