@@ -11,6 +11,7 @@ exactly as the conditional log-probability of the free tokens does.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from cadenza.codecs import Vocab
 from cadenza.codecs.chorale import END, FERMATA, FIRST_NOTE, FRAME, START
 from cadenza.errors import CadenzaError
+from cadenza.generate.decode import decoding_mode
 from cadenza.harmonize.infill import VOICE_RANGES, repair_ties
 from cadenza.models import SequenceModel
 from cadenza.models.infill import MASK, REST
@@ -83,55 +85,60 @@ class _Legal:
         return allowed
 
 
-@torch.no_grad()
 def harmonize_lm(model: SequenceModel, vocab: Vocab, cells: np.ndarray, fermata: np.ndarray,
                  width: int = 1, sample: bool = False, temperature: float = 1.0,
                  seed: int = 0) -> tuple[np.ndarray, float]:
     """Fill the MASK cells of ``cells[V, F]``; returns the grid and the mean log-probability
-    of the free tokens chosen (nats per token)."""
+    of the free tokens chosen (nats per token). ``width`` 1 is BachBot's greedy search."""
+    with decoding_mode():
+        return _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed)
+
+
+def _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed):
     model.eval()
     given = repair_ties(np.where(cells == MASK, REST, cells))
     cells = np.where(cells == MASK, MASK, given)
     slots = build_template(cells, fermata, vocab)
     legal = _Legal(vocab)
+    codes = torch.as_tensor(np.asarray(vocab.codes))
     generator = torch.Generator().manual_seed(seed)
-    start = torch.tensor([_ids(vocab)[START]])
-    logits, state = model.step(start, model.init_state(1))
-    # per beam: total log-prob, free log-prob, chosen cells, pitch held per voice last frame
-    beams = [(0.0, 0.0, cells.copy())]
+    logits, state = model.step(torch.tensor([_ids(vocab)[START]]), model.init_state(1))
+    grids = torch.from_numpy(cells.copy())[None]  # [K, V, F]: each beam's grid
+    total = torch.zeros(1, dtype=torch.float64)  # joint log-probability of each beam
+    free = torch.zeros(1, dtype=torch.float64)  # log-probability of its free tokens
     for slot in slots:
-        logp = torch.log_softmax(logits.float(), dim=-1)  # [K, V]
-        candidates = []
-        for k, (total, free, grid) in enumerate(beams):
-            if slot.forced is not None:
-                candidates.append((total + logp[k, slot.forced].item(), free, k, slot.forced))
-                continue
-            previous = grid[slot.voice, slot.frame - 1] if slot.frame else REST
-            held = (int(previous) - 1) // 2 if previous not in (REST, MASK) else -1
-            allowed = torch.from_numpy(legal.mask(slot.voice, held))
-            scores = logp[k].masked_fill(~allowed, -float("inf"))
+        logp = torch.log_softmax(logits.float(), dim=-1).double()  # [K, V]
+        if slot.forced is not None:
+            total = total + logp[:, slot.forced]
+            parents = torch.arange(len(total))
+            tokens = torch.full_like(parents, slot.forced)
+        else:
+            allowed = torch.from_numpy(np.stack([
+                legal.mask(slot.voice, _held(g, slot.voice, slot.frame)) for g in grids.numpy()
+            ]))
+            scores = logp.masked_fill(~allowed, -math.inf)
             if sample:
                 probs = torch.softmax(scores / max(temperature, 1e-4), dim=-1)
-                picks = torch.multinomial(probs, 1, generator=generator).tolist()
+                tokens = torch.multinomial(probs, 1, generator=generator)[:, 0]
+                parents = torch.arange(len(total))
             else:
-                picks = scores.topk(min(width, int(allowed.sum()))).indices.tolist()
-            for token in picks:
-                value = scores[token].item()
-                candidates.append((total + value, free + value, k, token))
-        candidates.sort(key=lambda c: -c[0])
-        chosen = candidates[:width] if slot.forced is None else candidates
-        new_beams, rows = [], []
-        for total, free, k, token in chosen:
-            grid = beams[k][2]
-            if slot.forced is None:
-                grid = grid.copy()
-                grid[slot.voice, slot.frame] = int(vocab.codes[token]) - FIRST_NOTE + 1
-            new_beams.append((total, free, grid))
-            rows.append((k, token))
-        index = torch.tensor([k for k, _ in rows])
-        state = model.select_state(state, index) if len(beams) > 1 or len(rows) > 1 else state
-        logits, state = model.step(torch.tensor([t for _, t in rows]), state)
-        beams = new_beams
-    total, free, grid = max(beams, key=lambda b: b[0])
+                flat = (total[:, None] + scores).flatten()
+                best = flat.topk(min(width, int(torch.isfinite(flat).sum()))).indices
+                parents, tokens = best // scores.shape[1], best % scores.shape[1]
+            gained = scores[parents, tokens]
+            total, free = total[parents] + gained, free[parents] + gained
+            grids = grids[parents].clone()
+            grids[:, slot.voice, slot.frame] = codes[tokens] - FIRST_NOTE + 1
+        if len(parents) != logits.shape[0] or not torch.equal(parents, torch.arange(len(parents))):
+            state = model.select_state(state, parents)
+        logits, state = model.step(tokens, state)
+    best = int(total.argmax())
+    grid = grids[best].numpy()
     n_free = max(sum(slot.forced is None for slot in slots), 1)
-    return np.where(grid == MASK, REST, grid), free / n_free  # voices silent where all given rest
+    return np.where(grid == MASK, REST, grid), float(free[best]) / n_free
+
+
+def _held(grid: np.ndarray, voice: int, frame: int) -> int:
+    """The pitch ``voice`` sounds in the frame before ``frame`` (-1 for none)."""
+    previous = int(grid[voice, frame - 1]) if frame else REST
+    return (previous - 1) // 2 if previous not in (REST, MASK) else -1
