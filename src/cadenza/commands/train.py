@@ -74,13 +74,13 @@ def _train_infill(args: argparse.Namespace) -> bool:
     experiment = infill_preset(args.preset)
     if experiment is None:
         return False
-    if args.resume or args.init_from:
-        raise ConfigError("the infilling harmonizer trains in one go: no --resume/--init-from")
+    if args.resume:
+        raise ConfigError("the infilling harmonizer has no --resume; use --init-from RUN")
     experiment.data = str(args.data or experiment.data)
     apply_overrides(experiment, list(args.overrides))
     if not experiment.data:
         raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
-    result = train_infill(experiment, args.out)
+    result = train_infill(experiment, args.out, init_from=args.init_from)
     print(f"best validation {result['best_val_loss']:.4f} nats/cell after {result['steps']} "
           f"steps ({result['minutes']:.1f} min); run in {args.out}")
     return True

@@ -43,7 +43,8 @@ class InfillTrainConfig:
     eval_every: int = 250
     seed: int = 0
     threads: int = 2
-    max_minutes: float | None = None
+    max_minutes: float | None = None  # stop early (the schedule still spans ``steps``)
+    max_steps: int | None = None  # likewise; reproduces a run that stopped on time
 
 
 @dataclass
@@ -77,8 +78,10 @@ def validation_loss(model: InfillModel, grids, cfg: InfillTrainConfig, batches: 
     return float(np.mean(losses))
 
 
-def train_infill(experiment: InfillExperiment, out: str | Path) -> dict[str, Any]:
-    """Train and write the run directory ``out``; returns a summary."""
+def train_infill(experiment: InfillExperiment, out: str | Path,
+                 init_from: str | Path | None = None) -> dict[str, Any]:
+    """Train and write the run directory ``out``; returns a summary. ``init_from`` starts
+    from another infilling run's weights (same model size)."""
     cfg, out = experiment.train, Path(out)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
@@ -89,6 +92,12 @@ def train_infill(experiment: InfillExperiment, out: str | Path) -> dict[str, Any
     train_grids = load_grids(dataset, "train")
     val_grids = load_grids(dataset, "validation")
     model = InfillModel(experiment.model)
+    if init_from is not None:
+        source = load_infill_run(init_from)
+        if source.config != experiment.model:
+            raise ConfigError(f"--init-from {init_from}: its model differs from this preset's")
+        model.load_state_dict(source.state_dict())
+        model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +114,8 @@ def train_infill(experiment: InfillExperiment, out: str | Path) -> dict[str, Any
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         minutes = (time.perf_counter() - started) / 60
-        last = step == cfg.steps - 1 or (cfg.max_minutes and minutes > cfg.max_minutes)
+        last = (step == cfg.steps - 1 or step + 1 == cfg.max_steps
+                or bool(cfg.max_minutes and minutes > cfg.max_minutes))
         if (step + 1) % cfg.eval_every == 0 or last:
             val = validation_loss(model, val_grids, cfg)
             rows.append({"step": step + 1, "train_loss": loss.item(), "val_loss": val,
