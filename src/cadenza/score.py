@@ -180,8 +180,14 @@ def sort_notes(notes: np.ndarray) -> np.ndarray:
     """Sort by onset, then part, then pitch from high to low."""
     if len(notes) < 2:
         return notes
-    order = np.lexsort((-notes["pitch"].astype(np.int32), notes["part"], notes["onset"]))
-    return notes[order]
+    # One int64 key (onset, part, 127 - pitch) instead of a three-key lexsort; most
+    # transformations keep the order, so the sort is skipped when it is already right.
+    key = notes["onset"].astype(np.int64) << 24
+    key |= (notes["part"].astype(np.int64) & 0xFFFF) << 8
+    key |= 127 - notes["pitch"].astype(np.int64)
+    if (key[1:] >= key[:-1]).all():
+        return notes
+    return notes[np.argsort(key, kind="stable")]
 
 
 def _round_to(values: np.ndarray, grid: int) -> np.ndarray:

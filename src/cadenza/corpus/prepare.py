@@ -33,6 +33,7 @@ from cadenza.data.dataset import FILES, smallest_dtype
 from cadenza.errors import ConfigError
 
 BATCH_FILES = 512  # files read and handed to the pool at a time
+RECORDS = "records.jsonl"  # per-piece records, streamed to disk during encoding
 
 
 def prepare(
@@ -58,8 +59,8 @@ def prepare(
     work.mkdir(parents=True)
     cache = PrepareCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     try:
-        records, skipped, counts = _encode_all(sources, settings, jobs, cache, work, progress)
-        manifest = _finish(records, skipped, counts, config, codec, work)
+        skipped, counts = _encode_all(sources, settings, jobs, cache, work, progress)
+        manifest = _finish(skipped, counts, config, codec, work)
     finally:
         cache.close()
     manifest["seconds"] = round(time.perf_counter() - started, 3)
@@ -84,16 +85,26 @@ def run_pool(
     jobs = max(1, jobs or os.cpu_count() or 1)
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
     bar = _progress_bar(len(sources), progress)
+
+    def submit(start: int):
+        """Read one batch and hand its cache misses to the pool (which starts at once)."""
+        tasks = [_load(s) for s in sources[start:start + BATCH_FILES]]
+        answers = [t if isinstance(t, list) else lookup(t) for t in tasks]
+        misses = [t for t, a in zip(tasks, answers) if a is None]
+        fresh: Iterable[list[Any]] = (
+            pool.map(work, misses, chunksize=max(1, len(misses) // (4 * jobs)))
+            if pool and len(misses) > 1 else map(work, misses)
+        )
+        return tasks, answers, iter(fresh)
+
     try:
+        batch = submit(0) if sources else None
         for start in range(0, len(sources), BATCH_FILES):
-            tasks = [_load(s) for s in sources[start:start + BATCH_FILES]]
-            answers = [t if isinstance(t, list) else lookup(t) for t in tasks]
-            misses = [t for t, a in zip(tasks, answers) if a is None]
-            fresh: Iterable[list[Any]] = (
-                pool.map(work, misses, chunksize=max(1, len(misses) // (4 * jobs)))
-                if pool and len(misses) > 1 else map(work, misses)
-            )
-            fresh = iter(fresh)
+            tasks, answers, fresh = batch
+            # Submit the next batch before draining this one, so workers never idle
+            # while the main process writes results.
+            if start + BATCH_FILES < len(sources):
+                batch = submit(start + BATCH_FILES)
             for task, answer in zip(tasks, answers):
                 if isinstance(task, list):  # the file could not be opened
                     yield Task("", "", b""), task
@@ -117,9 +128,9 @@ def _load(source: SourceFile) -> Task | list[Skip]:
 
 
 def _encode_all(sources, settings, jobs, cache, work, progress):
-    """Stream every piece's codes to ``work/codes.tmp``; returns records and skips."""
+    """Stream every piece's codes to ``work/codes.tmp`` and its record to
+    ``work/records.jsonl``; returns the skips and counts (records stay on disk)."""
     digest = settings_digest(settings)
-    records: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     counts = {"files": len(sources), "cached_files": 0}
     position = 0
@@ -133,7 +144,7 @@ def _encode_all(sources, settings, jobs, cache, work, progress):
         cache.put(file_key(task.data, digest), task, results)
 
     worker = partial(prepare_file, settings=settings)
-    with open(work / "codes.tmp", "wb") as sink:
+    with open(work / "codes.tmp", "wb") as sink, open(work / RECORDS, "w") as log:
         for _, results in run_pool(sources, worker, jobs, lookup, store, progress):
             for result in results:
                 if isinstance(result, Skip):
@@ -141,60 +152,85 @@ def _encode_all(sources, settings, jobs, cache, work, progress):
                     continue
                 for shift, codes in result.codes.items():
                     sink.write(np.asarray(codes, dtype=np.uint16).tobytes())
-                    records.append({
+                    log.write(json.dumps({
                         "id": result.piece_id if not shift else f"{result.piece_id}@{shift:+d}",
                         "piece": result.piece_id, "source": result.source,
                         "augment_shift": shift, "start": position, "length": len(codes),
                         **({"facts": result.facts} if not shift else {}),
-                    })
+                    }) + "\n")
                     position += len(codes)
-    return records, skipped, counts
+    return skipped, counts
 
 
-def _finish(records, skipped, counts, config: DataConfig, codec, work: Path) -> dict[str, Any]:
-    """Split, build the vocabulary, map codes to ids, write every dataset file."""
-    originals = [r["piece"] for r in records if not r["augment_shift"]]
+def _records(work: Path) -> Iterator[dict[str, Any]]:
+    with open(work / RECORDS) as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def _kept_codes(records: Iterable[dict[str, Any]], path: Path):
+    """Each record with its codes, read with seek+read rather than a memmap: mapped
+    pages of a file count in the process's RSS, reads through a buffer do not."""
+    with open(path, "rb") as source:
+        for r in records:
+            source.seek(2 * r["start"])
+            yield r, np.fromfile(source, dtype=np.uint16, count=r["length"])
+
+
+def _finish(skipped, counts, config: DataConfig, codec, work: Path) -> dict[str, Any]:
+    """Split, build the vocabulary, map codes to ids, write every dataset file.
+
+    Records are read back from disk in passes, so only the piece ids (for the
+    split) are held in memory, never the per-piece records.
+    """
+    originals = [r["piece"] for r in _records(work) if not r["augment_shift"]]
     if len(set(originals)) != len(originals):
         raise ConfigError("two pieces share an id; rename the duplicate files")
     split = assign_splits(originals, config.split, config.seed)
-    kept = [r for r in records if not r["augment_shift"] or split[r["piece"]] == "train"]
-    codes = np.memmap(work / "codes.tmp", dtype=np.uint16, mode="r") if kept else None
+    del originals
+
+    def kept() -> Iterator[dict[str, Any]]:
+        return (r for r in _records(work)
+                if not r["augment_shift"] or split[r["piece"]] == "train")
+
     used = np.zeros(codec.code_space, dtype=np.int64)
-    for r in kept:
-        used += np.bincount(codes[r["start"]:r["start"] + r["length"]], minlength=codec.code_space)
+    for _, codes in _kept_codes(kept(), work / "codes.tmp"):
+        used += np.bincount(codes, minlength=codec.code_space)
     vocab = Vocab.build(codec, np.nonzero(used)[0].tolist())
     dtype = smallest_dtype(len(vocab))
     offsets = [0]
-    with open(work / "ids.bin", "wb") as sink:
-        for r in kept:
-            ids = vocab.encode(codes[r["start"]:r["start"] + r["length"]], where=r["id"])
+    tokens = dict.fromkeys(SPLITS, 0)
+    n_kept = 0
+    with open(work / "ids.bin", "wb") as sink, open(work / "pieces.json", "w") as pieces:
+        pieces.write("[")
+        for r, codes in _kept_codes(kept(), work / "codes.tmp"):
+            ids = vocab.encode(codes, where=r["id"])
             sink.write(ids.astype(dtype).tobytes())
             offsets.append(offsets[-1] + r["length"])
-    del codes
+            piece = {"id": r["id"], "piece": r["piece"], "source": r["source"],
+                     "split": split[r["piece"]], "augment_shift": r["augment_shift"],
+                     "tokens": r["length"], **({"facts": r["facts"]} if "facts" in r else {})}
+            pieces.write(("\n" if not n_kept else ",\n") + json.dumps(piece))
+            tokens[piece["split"]] += r["length"]
+            n_kept += 1
+        pieces.write("\n]\n")
     (work / "codes.tmp").unlink()
+    (work / RECORDS).unlink()
     np.save(work / "offsets.npy", np.asarray(offsets, dtype=np.int64))
-    pieces = [
-        {"id": r["id"], "piece": r["piece"], "source": r["source"], "split": split[r["piece"]],
-         "augment_shift": r["augment_shift"], "tokens": r["length"], **(
-             {"facts": r["facts"]} if "facts" in r else {})}
-        for r in kept
-    ]
-    _write_json(work / "pieces.json", pieces)
     _write_json(work / "split.json", {
         "seed": config.seed, "ratios": config.split,
         **{name: sorted(p for p, s in split.items() if s == name) for name in SPLITS},
     })
     vocab.save(work / "vocab.json")
     _write_json(work / "config.json", _config_record(config, codec))
-    tokens = {name: sum(p["tokens"] for p in pieces if p["split"] == name) for name in SPLITS}
     return {
         "version": __version__,
         "dtype": dtype.name,
         "counts": {
             **counts,
-            "pieces": len(originals),
+            "pieces": len(split),
             "skipped": len(skipped),
-            "augmented_copies": len(kept) - len(originals),
+            "augmented_copies": n_kept - len(split),
             "vocab_size": len(vocab),
             "tokens": sum(tokens.values()),
             "tokens_by_split": tokens,

@@ -6,6 +6,7 @@ happens later, in the preparation workers.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +38,24 @@ def list_sources(corpus: str) -> list[SourceFile]:
         )
     if folder.is_file():
         return [SourceFile(folder.name, str(folder))]
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-    )
-    return [SourceFile(str(p.relative_to(folder)), str(p)) for p in files]
+    return [SourceFile(name, os.path.join(folder, name)) for name in _music_files(folder)]
+
+
+def _music_files(folder: Path) -> list[str]:
+    """Relative paths of the music files under ``folder``, sorted.
+
+    ``os.walk`` with plain strings rather than ``Path.rglob``: the listing is the only
+    part of preparation that grows with the corpus, so it is kept small.
+    """
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        rel = os.path.relpath(root, folder)
+        for name in names:
+            if os.path.splitext(name)[1].lower() in SUFFIXES:
+                found.append(name if rel == "." else os.path.join(rel, name))
+    found.sort()
+    return found
 
 
 def bach_chorale_files() -> list[SourceFile]:
