@@ -24,6 +24,9 @@ SPECS = {
     "rnn-lstm": ("rnn", {"cell": "lstm", "layers": 2, "hidden": 16, "embedding": 8}),
     "rnn-gru": ("rnn", {"cell": "gru", "layers": 2, "hidden": 16, "embedding": 8}),
     "rnn-rnn": ("rnn", {"cell": "rnn", "layers": 2, "hidden": 16, "embedding": 8}),
+    "rnn-lstm-frames": ("rnn", {"cell": "lstm", "layers": 2, "hidden": 16, "embedding": 8,
+                                "frame_features": True, "start_token": 1, "frame_token": 2,
+                                "fermata_token": 3}),
     "transformer": ("transformer", {"layers": 2, "dim": 16, "heads": 2, "max_context": 64}),
 }
 RNN_SPECS = [k for k in SPECS if k.startswith("rnn")]
@@ -33,7 +36,11 @@ def make(spec: str, **overrides: object) -> SequenceModel:
     """A tiny seeded model in eval mode."""
     torch.manual_seed(0)
     name, config = SPECS[spec]
-    return build_model(name, VOCAB, **{**config, **overrides}).eval()
+    model = build_model(name, VOCAB, **{**config, **overrides}).eval()
+    if getattr(model, "structure", None) is not None:  # the tables start at zero: make
+        for table in model.structure.children():     # the features matter in the tests
+            torch.nn.init.normal_(table.weight)
+    return model
 
 
 def tokens(batch: int = 3, length: int = 10, seed: int = 1) -> torch.Tensor:
@@ -204,3 +211,28 @@ def test_transformer_context_limit() -> None:
         model(tokens(1, 9))
     logits, none_state = model(tokens(1, 8))
     assert none_state is None and logits.shape == (1, 8, VOCAB)
+
+
+def test_frame_structure_counters() -> None:
+    from cadenza.models.structure import NO_FERMATA, FrameStructure
+
+    structure = FrameStructure(4, start=1, frame=2, fermata=3)
+    # START, n n |||, (.) n |||, n |||
+    seq = torch.tensor([[1, 5, 6, 2, 3, 7, 2, 8, 2]])
+    after, last = structure.counters(seq, FrameStructure.initial_counters(1))
+    assert after[0, :, 0].tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 0]  # slot in the frame
+    assert after[0, :, 1].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 3]  # frames since START
+    assert after[0, :, 2].tolist() == [NO_FERMATA] * 3 + [NO_FERMATA + 1, 0, 0, 1, 1, 2]
+    assert last[0].tolist() == after[0, -1].tolist()
+
+
+def test_frame_features_need_their_tokens() -> None:
+    from cadenza.models.structure import fill_structure_tokens
+
+    ids = {"START": 1, "|||": 3, "(.)": 4}
+    filled = fill_structure_tokens({"frame_features": True}, ids.__getitem__)
+    assert (filled["start_token"], filled["frame_token"], filled["fermata_token"]) == (1, 3, 4)
+    with pytest.raises(ModelConfigError, match="needs a '\\|\\|\\|' token"):
+        fill_structure_tokens({"frame_features": True}, {"START": 1}.__getitem__)
+    with pytest.raises(ModelConfigError, match="frame_features needs"):
+        build_model("rnn", VOCAB, frame_features=True)

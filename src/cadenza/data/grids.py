@@ -1,7 +1,7 @@
 """Training examples for the infilling harmonizer: grid crops with hidden cells.
 
-Half the examples hide whole voices (as harmonization does: a random non-empty
-proper subset of S, A, T, B), half hide cells at random with a rate drawn from
+By default half the examples hide whole voices (as harmonization does: a random non-empty
+proper subset of S, A, T, B), the other half hide cells at random with a rate drawn from
 U(0, 1) (Coconet's orderless training), so one model fills any combination.
 Crops are transposed at random within the voices' ranges (±``transpose``).
 """
@@ -44,8 +44,9 @@ def transpose_cells(cells: np.ndarray, shift: int) -> np.ndarray:
 
 
 def sample_batch(grids, batch_size: int, frames: int, rng: np.random.Generator,
-                 transpose: int = 0) -> GridBatch:
-    """A batch of random crops (padded with rests where a piece is shorter)."""
+                 transpose: int = 0, voice_share: float = 0.5) -> GridBatch:
+    """A batch of random crops (padded with rests where a piece is shorter); a share
+    ``voice_share`` of them hides whole voices, the others random cells."""
     inputs = np.full((batch_size, frames, 4), REST, dtype=np.int64)
     targets = np.full_like(inputs, REST)
     hidden = np.zeros(inputs.shape, dtype=bool)
@@ -63,7 +64,7 @@ def sample_batch(grids, batch_size: int, frames: int, rng: np.random.Generator,
         fermata[row, :n] = marks[start:start + n]
         offsets[row] = start % 16
         mask = np.zeros((frames, 4), dtype=bool)
-        if rng.random() < 0.5:
+        if rng.random() < voice_share:
             mask[:, list(VOICE_SUBSETS[rng.integers(len(VOICE_SUBSETS))])] = True
         else:
             mask = rng.random((frames, 4)) < rng.random()

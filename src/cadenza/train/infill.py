@@ -40,6 +40,7 @@ class InfillTrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     transpose: int = 3  # random transposition of crops, ± semitones
+    voice_share: float = 0.5  # share of examples hiding whole voices (the rest: random cells)
     eval_every: int = 250
     seed: int = 0
     threads: int = 2
@@ -108,7 +109,7 @@ def train_infill(experiment: InfillExperiment, out: str | Path,
         for group in optimizer.param_groups:
             group["lr"] = _lr(step, cfg)
         loss = masked_loss(model, sample_batch(train_grids, cfg.batch_size, cfg.frames, rng,
-                                               cfg.transpose))
+                                               cfg.transpose, cfg.voice_share))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

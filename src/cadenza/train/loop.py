@@ -25,6 +25,7 @@ from cadenza.data.windows import Batch, make_windows
 from cadenza.errors import ConfigError
 from cadenza.evaluate.likelihood import evaluate_nll
 from cadenza.models import SequenceModel, build_model
+from cadenza.models.structure import fill_structure_tokens
 from cadenza.train import checkpoint as ckpt
 from cadenza.train.config import BUDGET_KEYS, ExperimentConfig, TrainConfig, to_dict
 from cadenza.train.logs import RunLog, plot_curves
@@ -50,6 +51,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     use_amp = t.amp and device.type == "cuda"
     dataset = PreparedDataset(config.data)
     torch.manual_seed(t.seed)
+    config.model.options = fill_structure_tokens(config.model.options, dataset.vocab.id)
     model = build_model(config.model.name, len(dataset.vocab), **config.model.options).to(device)
     if t.tbptt and model.max_context is not None:
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
@@ -192,14 +194,27 @@ def _prepare_run(config: ExperimentConfig, out: Path, dataset: PreparedDataset,
     if init_from is not None:
         source = ckpt.load_run(init_from)
         ckpt.check_vocab(source.vocab, dataset.vocab, f"init from {init_from}")
-        if (source.config.model.name, source.config.model.options) != (
-                config.model.name, config.model.options):
-            raise ConfigError(f"init from {init_from}: its model ({source.config.model.name} "
-                              f"{source.config.model.options}) differs from this config's")
-        model.load_state_dict(source.model.state_dict())
+        _load_weights_from(model, source, config, init_from)
     ckpt.write_run_info(out, config, dataset.vocab, dataset.config["codec"],
                         dataset.config.get("data"))
     return _fresh_position(), None
+
+
+def _load_weights_from(model: SequenceModel, source: Any, config: ExperimentConfig,
+                       init_from: str | Path) -> None:
+    """Start from another run's weights. The model may add parameters the source lacks
+    (say, frame features, which start at zero); every source weight must find its place."""
+    theirs, ours = source.model.state_dict(), model.state_dict()
+    misfit = [k for k, v in theirs.items() if k not in ours or ours[k].shape != v.shape]
+    if source.config.model.name != config.model.name or misfit:
+        raise ConfigError(f"init from {init_from}: its model ({source.config.model.name} "
+                          f"{source.config.model.options}) does not fit this config's "
+                          f"({config.model.name} {config.model.options})")
+    fresh = sorted(set(ours) - set(theirs))
+    model.load_state_dict(theirs, strict=False)
+    if fresh:
+        print(f"init from {init_from}: {len(fresh)} new tensor(s) start fresh: "
+              f"{', '.join(fresh)}")
 
 
 def _fresh_position() -> dict[str, Any]:
