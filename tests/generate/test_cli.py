@@ -58,3 +58,19 @@ def test_errors_are_one_line(tmp_path, capsys, monkeypatch) -> None:
     assert main(["continue", str(tmp_path / "run"), str(tmp_path / "x.mid"), "--out",
                  str(tmp_path), "--formats", "mp3"]) == 2
     assert "unknown output format" in capsys.readouterr().err
+
+
+def test_run_sampling_settings_apply_and_flags_win(run_dir, tmp_path) -> None:
+    import json
+
+    def generated(out: str, *flags: str) -> bytes:
+        assert main(["generate", str(run_dir), "--n", "1", "--seed", "3", "--max-tokens",
+                     "80", "--out", str(tmp_path / out), "--formats", "mid", *flags]) == 0
+        return (tmp_path / out / "chorale-001.mid").read_bytes()
+
+    plain = generated("plain")
+    (run_dir / "sampling.json").write_text(json.dumps({"pitch_temperature": 0.05}))
+    from_run = generated("from-run")
+    assert from_run != plain  # the run's own setting is used
+    assert generated("flag", "--pitch-temperature", "0.05") == from_run
+    assert generated("override", "--pitch-temperature", "1.0") == plain  # the flag wins

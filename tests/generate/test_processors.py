@@ -65,3 +65,44 @@ def test_registry_and_chain() -> None:
     out = apply(chain, logits, CONTEXT)
     assert kept(out) == {1, 2} and out[0, 2] == 4.0
     assert sampling_processors() == []
+
+
+def test_group_temperature_sharpens_inside_the_group_and_keeps_its_mass() -> None:
+    from cadenza.generate.processors import GroupTemperature
+
+    probs = torch.tensor([[0.4, 0.3, 0.2, 0.1]])  # group: ids 1 and 2 (mass 0.5)
+    out = GroupTemperature(0.5, [1, 2])(probs.log(), CONTEXT).softmax(-1)[0]
+    assert torch.allclose(out[[0, 3]], probs[0, [0, 3]])  # outside: untouched
+    assert torch.isclose(out[1] + out[2], torch.tensor(0.5))  # the group keeps its share
+    assert out[1] / out[2] == pytest.approx((0.3 / 0.2) ** 2, rel=1e-4)  # sharper inside
+    forbidden = torch.tensor([[0.0, -torch.inf, -torch.inf, 1.0]])
+    assert torch.equal(GroupTemperature(0.5, [1, 2])(forbidden, CONTEXT), forbidden)
+    with pytest.raises(ConfigError):
+        GroupTemperature(0.0, [1])
+
+
+def test_pitch_temperature_needs_onsets(vocab) -> None:
+    from cadenza.generate.grammar import onset_ids
+
+    with pytest.raises(ConfigError, match="note onsets"):
+        sampling_processors(pitch_temperature=0.8)
+    onsets = onset_ids(vocab)
+    assert all(not vocab.tokens[i].endswith("~") and vocab.tokens[i][0].isdigit()
+               for i in onsets.tolist())
+    assert len(onsets) == 84 - 31 + 1
+    assert len(sampling_processors(pitch_temperature=0.8, onset_ids=onsets)) == 1
+
+
+def test_run_sampling_settings(tmp_path) -> None:
+    import json
+
+    from cadenza.generate.settings import SamplingSettings, load_sampling
+
+    assert load_sampling(tmp_path) == SamplingSettings()
+    (tmp_path / "sampling.json").write_text(json.dumps({"pitch_temperature": 0.8}))
+    settings = load_sampling(tmp_path)
+    assert settings.pitch_temperature == 0.8 and settings.temperature == 1.0
+    assert settings.override(temperature=0.9, top_k=None).temperature == 0.9
+    (tmp_path / "sampling.json").write_text(json.dumps({"heat": 2}))
+    with pytest.raises(ConfigError, match="unknown sampling setting"):
+        load_sampling(tmp_path)

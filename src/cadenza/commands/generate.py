@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cadenza.commands import add_command
+from cadenza.limits import MAX_TOKENS
 
 
 def register(commands) -> None:
@@ -29,18 +30,36 @@ def register(commands) -> None:
 
 def _sampling_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=4, help="how many pieces (default 4)")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--min-p", type=float, default=None)
+    sampling_flags(parser)
     parser.add_argument("--seed", type=int, default=None, help="same seed, same pieces")
-    parser.add_argument("--max-tokens", type=int, default=2048,
-                        help="longest piece in tokens (default 2048)")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
+                        help=f"longest piece in tokens (default {MAX_TOKENS})")
     parser.add_argument("--out", type=Path, required=True, help="folder for the output files")
     parser.add_argument("--formats", default="mid,musicxml,wav,png",
                         help="comma-separated: mid, musicxml, wav, png (default all)")
     parser.add_argument("--no-grammar", action="store_true",
                         help="sample without the codec grammar mask")
+
+
+def sampling_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that override the run's own sampling settings (its sampling.json)."""
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="default: the run's setting, else 1.0")
+    parser.add_argument("--pitch-temperature", type=float, default=None,
+                        help="temperature of the pitch of new notes only, keeping the odds "
+                             "of moving vs holding (chorales; default: the run's setting)")
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--min-p", type=float, default=None)
+
+
+def sampling_settings(args: argparse.Namespace, run: Any) -> Any:
+    """The run's sampling settings with the flags given on the command line applied."""
+    from cadenza.generate.settings import load_sampling
+
+    return load_sampling(run.path).override(
+        temperature=args.temperature, pitch_temperature=args.pitch_temperature,
+        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
 
 
 def _load(run: Path | None) -> Any:
@@ -55,14 +74,13 @@ def _load(run: Path | None) -> Any:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The options checked before any model is loaded."""
     from cadenza.errors import CadenzaError
-    from cadenza.generate import sampling_processors
     from cadenza.generate.outputs import check_formats
 
     if args.n < 1:
         raise CadenzaError(f"--n must be at least 1, got {args.n}")
     return {
-        "processors": sampling_processors(args.temperature, args.top_k, args.top_p, args.min_p),
         "formats": check_formats(args.formats.split(",")),
         "grammar": None if args.no_grammar else "auto",
     }
@@ -83,7 +101,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     run = _load(args.run)
-    rows = sample(run.model, run.vocab, n=args.n, processors=settings["processors"],
+    processors = sampling_settings(args, run).processors(run.vocab)
+    rows = sample(run.model, run.vocab, n=args.n, processors=processors,
                   max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
     scores = [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
     _write(scores, args, settings["formats"], run.codec.name)
@@ -104,7 +123,8 @@ def run_continue(args: argparse.Namespace) -> int:
     print(f"primer {primer_path}: kept {primer.frames} frames ({len(primer.ids)} tokens), "
           f"transposed by {primer.shift:+d} and back")
     scores = continue_primer(run.model, run.vocab, run.codec, primer, n=args.n,
-                             processors=settings["processors"], max_tokens=args.max_tokens,
+                             processors=sampling_settings(args, run).processors(run.vocab),
+                             max_tokens=args.max_tokens,
                              seed=args.seed, grammar=settings["grammar"])
     _write(scores, args, settings["formats"], f"{primer_path.stem}-continued")
     return 0

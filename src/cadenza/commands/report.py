@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from cadenza.commands import add_command
+from cadenza.commands.generate import sampling_flags
 
 
 def register(commands) -> None:
@@ -15,7 +16,7 @@ def register(commands) -> None:
     report.add_argument("run", nargs="?", type=Path, default=None,
                         help="run folder (default: the shipped chorale model)")
     report.add_argument("--n", type=int, default=64, help="pieces to generate (default 64)")
-    report.add_argument("--temperature", type=float, default=1.0)
+    sampling_flags(report)
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--samples", type=int, default=3, help="samples shown with audio/score")
     report.add_argument("--no-audio", action="store_true", help="skip WAV rendering")
@@ -31,12 +32,16 @@ def run_report(args: argparse.Namespace) -> int:
     from cadenza.errors import ConfigError
     from cadenza.evaluate.report import write_report
     from cadenza.generate import default_run
+    from cadenza.generate.settings import load_sampling
 
     if args.n < 2:
         raise ConfigError("--n must be at least 2 (set statistics need pairs)")
-    numbers = write_report(args.run or default_run(), args.out, n=args.n,
-                           temperature=args.temperature, seed=args.seed, data=args.data,
-                           samples=args.samples, audio=not args.no_audio)
+    run = args.run or default_run()
+    sampling = load_sampling(run).override(
+        temperature=args.temperature, pitch_temperature=args.pitch_temperature,
+        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
+    numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
+                           data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]
     cmp = numbers["set_comparison"]
     print(f"test NLL {nll['nats']:.3f} nats/token ({nll['bits']:.3f} bits, perplexity "

@@ -24,6 +24,7 @@ from cadenza.evaluate.copying import CopyDetector
 from cadenza.evaluate.distances import compare_sets, mean_overlap
 from cadenza.evaluate.metrics import compute_all, pitch_class_histogram
 from cadenza.evaluate.voiceleading import CHECKS, voice_leading
+from cadenza.generate.settings import SamplingSettings, load_sampling
 from cadenza.score import Score
 
 
@@ -33,11 +34,10 @@ def decode_pieces(dataset: PreparedDataset, split: str) -> list[Score]:
             for i in dataset.indices(split, augmented=False)]
 
 
-def generate_scores(run: Any, n: int, temperature: float, seed: int) -> list[Score]:
-    from cadenza.generate import sample, sampling_processors
+def generate_scores(run: Any, n: int, sampling: SamplingSettings, seed: int) -> list[Score]:
+    from cadenza.generate import sample
 
-    processors = sampling_processors(temperature=temperature)
-    ids = sample(run.model, run.vocab, n=n, processors=processors, seed=seed)
+    ids = sample(run.model, run.vocab, n=n, processors=sampling.processors(run.vocab), seed=seed)
     return [run.codec.decode(run.vocab.decode(row)) for row in ids]
 
 
@@ -58,14 +58,17 @@ def voice_leading_rates(scores: list[Score]) -> dict[str, float]:
     return {f"{c}_per_100": 100 * totals[c] / max(frames, 1) for c in CHECKS}
 
 
-def build_report(run: Any, dataset: PreparedDataset, n: int = 64, temperature: float = 1.0,
-                 seed: int = 0, max_bars: float = 4.0) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every number of the report, and the material for the page (scores, paths)."""
+def build_report(run: Any, dataset: PreparedDataset, n: int = 64,
+                 sampling: SamplingSettings | None = None, seed: int = 0,
+                 max_bars: float = 4.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every number of the report, and the material for the page (scores, paths).
+    ``sampling`` defaults to the run's own settings (its sampling.json)."""
     from cadenza.evaluate.likelihood import evaluate_nll
 
     started = time.perf_counter()
+    sampling = sampling or load_sampling(run.path)
     nll = evaluate_nll(run.model, dataset, "test", augmented=False)
-    generated = generate_scores(run, n, temperature, seed)
+    generated = generate_scores(run, n, sampling, seed)
     heldout = decode_pieces(dataset, "test") + decode_pieces(dataset, "validation")
     training = decode_pieces(dataset, "train")
     if not heldout or not training:
@@ -79,7 +82,7 @@ def build_report(run: Any, dataset: PreparedDataset, n: int = 64, temperature: f
     numbers = {
         "run": str(run.path),
         "pieces": {"generated": n, "heldout": len(heldout), "train": len(training)},
-        "sampling": {"temperature": temperature, "seed": seed},
+        "sampling": {**sampling.to_dict(), "seed": seed},
         "test_nll": nll,
         "metrics": {k: summarize(v) for k, v in metrics.items()},
         "set_comparison": {
@@ -105,8 +108,9 @@ def build_report(run: Any, dataset: PreparedDataset, n: int = 64, temperature: f
     return numbers, {"generated": generated, "metrics": metrics}
 
 
-def write_report(run_path: str | Path, out: str | Path, n: int = 64, temperature: float = 1.0,
-                 seed: int = 0, data: str | Path | None = None, samples: int = 3,
+def write_report(run_path: str | Path, out: str | Path, n: int = 64,
+                 sampling: SamplingSettings | None = None, seed: int = 0,
+                 data: str | Path | None = None, samples: int = 3,
                  audio: bool = True) -> dict[str, Any]:
     """Build the report of a run into ``out`` (``report.html`` and ``report.json``)."""
     from cadenza.train.checkpoint import load_run
@@ -115,7 +119,7 @@ def write_report(run_path: str | Path, out: str | Path, n: int = 64, temperature
     dataset = PreparedDataset(data or run_dataset(run))
     if dataset.vocab != run.vocab:
         raise CadenzaError(f"{dataset.folder} has a different vocabulary from the run")
-    numbers, material = build_report(run, dataset, n, temperature, seed)
+    numbers, material = build_report(run, dataset, n, sampling, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(numbers, indent=1))

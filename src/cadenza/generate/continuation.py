@@ -19,7 +19,7 @@ from cadenza.codecs.base import Codec, Vocab
 from cadenza.codecs.chorale import FIRST_NOTE, FRAME
 from cadenza.corpus.preprocess import PreprocessConfig, preprocess, select_satb
 from cadenza.errors import CadenzaError, SkipPiece
-from cadenza.generate.decode import Grammar, sample
+from cadenza.generate.decode import MAX_TOKENS, Grammar, sample
 from cadenza.generate.processors import LogitsProcessor
 from cadenza.score import Score
 
@@ -119,7 +119,7 @@ def _frames_for_notes(ids: list[int], vocab: Vocab, notes: int) -> int:
 
 
 def continue_primer(model: Any, vocab: Vocab, codec: Codec, primer: Primer, n: int = 1,
-                    processors: Sequence[LogitsProcessor] = (), max_tokens: int = 2048,
+                    processors: Sequence[LogitsProcessor] = (), max_tokens: int = MAX_TOKENS,
                     seed: int | None = None, grammar: Grammar = "auto") -> list[Score]:
     """``n`` continuations of ``primer``, decoded and moved back to the primer's key."""
     if len(primer.ids) + 2 >= max_tokens:

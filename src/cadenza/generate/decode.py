@@ -21,6 +21,7 @@ from cadenza.codecs.base import Vocab
 from cadenza.errors import ConfigError
 from cadenza.generate.grammar import ChoraleGrammar, is_chorale_vocab
 from cadenza.generate.processors import Context, LogitsProcessor, apply, constraints
+from cadenza.limits import MAX_TOKENS
 
 Grammar = ChoraleGrammar | LogitsProcessor | str | None
 Chooser = Callable[[Tensor], Tensor]
@@ -139,7 +140,7 @@ def _decode(model: Any, vocab: Vocab, n: int, processors: Sequence[LogitsProcess
 
 
 def sample(model: Any, vocab: Vocab, n: int = 1, processors: Sequence[LogitsProcessor] = (),
-           max_tokens: int = 2048, seed: int | None = None,
+           max_tokens: int = MAX_TOKENS, seed: int | None = None,
            prompt_ids: Sequence[int] | None = None, grammar: Grammar = "auto") -> list[list[int]]:
     """Draw ``n`` sequences at once; each starts with the prompt (default ``START``)
     and stops at ``END`` or ``max_tokens``. The same seed gives the same sequences."""
@@ -156,7 +157,7 @@ def sample(model: Any, vocab: Vocab, n: int = 1, processors: Sequence[LogitsProc
 
 
 def greedy(model: Any, vocab: Vocab, processors: Sequence[LogitsProcessor] = (),
-           max_tokens: int = 2048, prompt_ids: Sequence[int] | None = None,
+           max_tokens: int = MAX_TOKENS, prompt_ids: Sequence[int] | None = None,
            grammar: Grammar = "auto") -> list[int]:
     """The sequence that takes the most likely (legal) token at every step."""
     return _decode(model, vocab, 1, processors, max_tokens, prompt_ids, grammar,
@@ -164,7 +165,7 @@ def greedy(model: Any, vocab: Vocab, processors: Sequence[LogitsProcessor] = (),
 
 
 def beam_search(model: Any, vocab: Vocab, width: int = 4,
-                processors: Sequence[LogitsProcessor] = (), max_tokens: int = 2048,
+                processors: Sequence[LogitsProcessor] = (), max_tokens: int = MAX_TOKENS,
                 prompt_ids: Sequence[int] | None = None, grammar: Grammar = "auto") -> Beam:
     """The most likely sequence beam search of ``width`` finds (sum of log-probabilities
     of the generated tokens under the processed distribution, no length penalty).

@@ -64,6 +64,12 @@ def is_chorale_vocab(vocab: Vocab) -> bool:
     return all(name in vocab.index for name in SPECIAL_NAMES)
 
 
+def onset_ids(vocab: Vocab) -> Tensor:
+    """Ids of the chorale vocabulary's note onsets (notes not tied from before)."""
+    codes = torch.as_tensor(vocab.codes)
+    return torch.nonzero((codes >= FIRST_NOTE) & ((codes - FIRST_NOTE) % 2 == 0)).squeeze(1)
+
+
 class ChoraleGrammar:
     """Mask illegal chorale tokens; a constraint processor with per-row state."""
 

@@ -144,6 +144,41 @@ class MinP:
         return logits.masked_fill(probs < threshold, float("-inf"))
 
 
+@register_processor("group_temperature")
+@dataclass
+class GroupTemperature:
+    """Temperature inside one group of tokens, keeping the group's total probability.
+
+    ``ids`` name the group. Within it the logits are divided by ``value``; then the
+    group is shifted so its share of the probability mass is what the model gave it.
+    For chorales the group is the note onsets: the pitch of a new note is sharpened
+    while the choice of *whether* a voice moves (onset or tie, hence the rhythm) keeps
+    the model's own odds. A plain temperature cannot do this: below 1 it also favours
+    the likelier tie and makes the music static.
+    """
+
+    value: float
+    ids: Tensor
+
+    def __post_init__(self) -> None:
+        if not self.value > 0:
+            raise ConfigError(f"group temperature must be > 0, got {self.value}")
+        self.ids = torch.as_tensor(self.ids, dtype=torch.long)
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        if self.value == 1.0 or not len(self.ids):
+            return logits
+        ids = self.ids.to(logits.device)
+        group = logits[..., ids].float()
+        mass = torch.logsumexp(group, dim=-1, keepdim=True)  # the group's log-share
+        scaled = group / self.value
+        scaled = scaled - torch.logsumexp(scaled, dim=-1, keepdim=True) + mass
+        out = logits.clone()
+        # a row whose group is all -inf (forbidden here) is left as it was
+        out[..., ids] = torch.where(torch.isfinite(mass), scaled, group).to(logits.dtype)
+        return out
+
+
 def build_processor(name: str, *args: Any, **kwargs: Any) -> LogitsProcessor:
     """Instantiate a registered processor by name."""
     if name not in PROCESSORS:
@@ -158,9 +193,19 @@ def sampling_processors(
     top_k: int | None = None,
     top_p: float | None = None,
     min_p: float | None = None,
+    pitch_temperature: float | None = None,
+    onset_ids: Sequence[int] | Tensor | None = None,
 ) -> list[LogitsProcessor]:
-    """The usual chain: temperature, then top-k, top-p and min-p (each only if set)."""
+    """The usual chain: temperature, then top-k, top-p and min-p (each only if set).
+
+    ``pitch_temperature`` (with the vocabulary's ``onset_ids``) adds a
+    `GroupTemperature` over note onsets first: sharper pitch choices, same rhythm.
+    """
     chain: list[LogitsProcessor] = []
+    if pitch_temperature is not None and pitch_temperature != 1.0:
+        if onset_ids is None:
+            raise ConfigError("pitch temperature needs a vocabulary with note onsets")
+        chain.append(build_processor("group_temperature", pitch_temperature, onset_ids))
     if temperature != 1.0:
         chain.append(build_processor("temperature", temperature))
     for name, value in (("top_k", top_k), ("top_p", top_p), ("min_p", min_p)):

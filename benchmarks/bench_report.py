@@ -1,0 +1,78 @@
+"""Evaluation speed (issue 5): the report of 64 pieces, and the copy check of 1,000.
+
+Prints a table:
+- ``cadenza report`` of the shipped model, 64 pieces, audio excluded (median of runs);
+- the copy check of 1,000 generated pieces against the training chorales: indexing
+  the training set plus checking every piece (generation itself is timed apart and
+  not counted);
+- the copy-check result itself (flagged pieces, longest copied run).
+
+Usage: python benchmarks/bench_report.py [--repeats 3] [--copies 1000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from cadenza.data.dataset import PreparedDataset
+    from cadenza.evaluate.copying import CopyDetector
+    from cadenza.evaluate.report import decode_pieces, generate_scores, run_dataset, write_report
+    from cadenza.generate import default_run
+    from cadenza.generate.settings import load_sampling
+    from cadenza.train.checkpoint import load_run
+
+    rows = []
+    walls = []
+    for repeat in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            write_report(default_run(), tmp, n=64, seed=repeat, audio=False)
+            walls.append(time.perf_counter() - started)
+    rows.append(("report, 64 pieces, no audio", f"{statistics.median(walls):.1f} s", "<= 60 s",
+                 "runs: " + ", ".join(f"{w:.1f}" for w in walls)))
+
+    run = load_run(default_run())
+    sampling = load_sampling(run.path)  # the shipped model's own settings, as the report
+    dataset = PreparedDataset(run_dataset(run))
+    started = time.perf_counter()
+    generated = []
+    while len(generated) < args.copies:
+        generated += generate_scores(run, min(128, args.copies - len(generated)), sampling,
+                                     seed=len(generated))
+    generation = time.perf_counter() - started
+    training = decode_pieces(dataset, "train")
+    started = time.perf_counter()
+    detector = CopyDetector(training)
+    indexed = time.perf_counter() - started
+    reports = [detector.check(score) for score in generated]
+    wall = time.perf_counter() - started
+    rows.append((f"copy check, {len(generated)} pieces", f"{wall:.1f} s", "<= 30 s",
+                 f"index {indexed:.1f} s of it; generating them took {generation:.0f} s"))
+    longest = max(r.longest_run_bars for r in reports)
+    rows.append(("copies over 4 bars", f"{sum(r.flagged for r in reports)} pieces", "0",
+                 f"longest copied run {longest:.2f} bars"))
+
+    print(f"machine: {os.cpu_count()} cores, {args.threads} torch threads")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':{width}}  {'result':>12}  {'target':>9}  note")
+    for name, value, target, note in rows:
+        print(f"{name:{width}}  {value:>12}  {target:>9}  {note}")
+
+
+if __name__ == "__main__":
+    main()

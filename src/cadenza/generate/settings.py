@@ -1,0 +1,60 @@
+"""A run's default sampling settings (``sampling.json`` in the run directory).
+
+Like Hugging Face's ``generation_config.json``: whoever trained a model knows the
+settings it sounds best with, and ships them beside the weights. Every command that
+samples (``generate``, ``continue``, ``report``) starts from them; a flag given on
+the command line wins. A run without the file samples at plain temperature 1.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from cadenza.errors import ConfigError
+
+FILE = "sampling.json"
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    temperature: float = 1.0
+    pitch_temperature: float | None = None  # chorale note onsets only (GroupTemperature)
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+
+    def override(self, **changes: Any) -> SamplingSettings:
+        """These settings with every change that is not None applied."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def processors(self, vocab: Any) -> list:
+        """The logits processors for ``vocab`` (the grammar is added by the decoder)."""
+        from cadenza.generate.grammar import is_chorale_vocab, onset_ids
+        from cadenza.generate.processors import sampling_processors
+
+        onsets = onset_ids(vocab) if is_chorale_vocab(vocab) else None
+        return sampling_processors(self.temperature, self.top_k, self.top_p, self.min_p,
+                                   self.pitch_temperature, onsets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_sampling(run_path: str | Path) -> SamplingSettings:
+    """The run's ``sampling.json``, or plain defaults where there is none."""
+    path = Path(run_path) / FILE
+    if not path.exists():
+        return SamplingSettings()
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path}: unreadable sampling settings ({err})") from None
+    known = {f.name for f in fields(SamplingSettings)}
+    unknown = sorted(set(data) - known) if isinstance(data, dict) else ["(not an object)"]
+    if unknown:
+        raise ConfigError(f"{path}: unknown sampling setting(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    return SamplingSettings(**data)
