@@ -95,3 +95,22 @@ def test_real_chorales_are_legal(vocab, codec) -> None:
         for position, token in enumerate(ids):
             assert grammar.allowed(state)[0, token], (path.name, position, vocab.tokens[token])
             state = grammar.advance(state, torch.tensor([token]))
+
+
+def test_min_frames_holds_back_end(vocab, rnn) -> None:
+    from cadenza.generate import sample
+    from cadenza.generate.grammar import MinFrames
+
+    frame, end = vocab.id("|||"), vocab.id("END")
+
+    class EndAtOnce:  # a processor that makes END by far the likeliest token
+        def __call__(self, logits, context):
+            logits = logits.clone()
+            logits[:, end] += 50.0
+            return logits
+
+    rows = sample(rnn, vocab, n=3, processors=[EndAtOnce()], seed=0, max_tokens=400)
+    assert all(sum(t == frame for t in row) < 3 for row in rows)  # ends almost at once
+    rows = sample(rnn, vocab, n=3, processors=[EndAtOnce(), MinFrames(vocab, 12)], seed=0,
+                  max_tokens=400)
+    assert all(sum(t == frame for t in row) == 12 and row[-1] == end for row in rows)

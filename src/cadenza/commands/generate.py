@@ -51,6 +51,8 @@ def sampling_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--min-p", type=float, default=None)
+    parser.add_argument("--min-frames", type=int, default=None,
+                        help="no END before this many 16th-note frames (chorales)")
 
 
 def sampling_settings(args: argparse.Namespace, run: Any) -> Any:
@@ -59,7 +61,7 @@ def sampling_settings(args: argparse.Namespace, run: Any) -> Any:
 
     return load_sampling(run.path).override(
         temperature=args.temperature, pitch_temperature=args.pitch_temperature,
-        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
+        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, min_frames=args.min_frames)
 
 
 def _load(run: Path | None) -> Any:

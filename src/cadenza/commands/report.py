@@ -39,7 +39,7 @@ def run_report(args: argparse.Namespace) -> int:
     run = args.run or default_run()
     sampling = load_sampling(run).override(
         temperature=args.temperature, pitch_temperature=args.pitch_temperature,
-        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
+        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, min_frames=args.min_frames)
     numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
                            data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]

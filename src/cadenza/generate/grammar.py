@@ -197,3 +197,31 @@ class ChoraleGrammar:
 
     def _has_note(self, ids: list[int]) -> bool:
         return any(bool(self.is_note[t]) for t in ids)
+
+
+class MinFrames:
+    """Forbid ``END`` before ``frames`` frames: no chorale is a bar or two long (the
+    shortest of the 316 has 96 frames, six bars). A constraint with a per-row count."""
+
+    name = "min_frames"
+
+    def __init__(self, vocab: Vocab, frames: int):
+        self.frames = int(frames)
+        self.frame, self.end = vocab.id("|||"), vocab.id("END")
+
+    def init_state(self, batch_size: int) -> Tensor:
+        return torch.zeros(batch_size, dtype=torch.long)
+
+    def advance(self, state: Tensor, tokens: Tensor) -> Tensor:
+        return state + (tokens.cpu() == self.frame).long()
+
+    def select_state(self, state: Tensor, index: Tensor) -> Tensor:
+        return state.index_select(0, index.cpu())
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        early = (context.states[self.name] < self.frames).to(logits.device)
+        if not bool(early.any()):
+            return logits
+        logits = logits.clone()
+        logits[early, self.end] = float("-inf")
+        return logits

@@ -25,6 +25,7 @@ class SamplingSettings:
     top_k: int | None = None
     top_p: float | None = None
     min_p: float | None = None
+    min_frames: int | None = None  # no END before this many frames (chorales)
 
     def override(self, **changes: Any) -> SamplingSettings:
         """These settings with every change that is not None applied."""
@@ -32,12 +33,17 @@ class SamplingSettings:
 
     def processors(self, vocab: Any) -> list:
         """The logits processors for ``vocab`` (the grammar is added by the decoder)."""
-        from cadenza.generate.grammar import is_chorale_vocab, onset_ids
+        from cadenza.generate.grammar import MinFrames, is_chorale_vocab, onset_ids
         from cadenza.generate.processors import sampling_processors
 
-        onsets = onset_ids(vocab) if is_chorale_vocab(vocab) else None
-        return sampling_processors(self.temperature, self.top_k, self.top_p, self.min_p,
-                                   self.pitch_temperature, onsets)
+        chorale = is_chorale_vocab(vocab)
+        chain = sampling_processors(self.temperature, self.top_k, self.top_p, self.min_p,
+                                    self.pitch_temperature, onset_ids(vocab) if chorale else None)
+        if self.min_frames:
+            if not chorale:
+                raise ConfigError("min_frames needs a chorale vocabulary (|||, END)")
+            chain.append(MinFrames(vocab, self.min_frames))
+        return chain
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
