@@ -71,3 +71,11 @@ def test_bad_options_give_one_line(runs, tmp_path, capsys, argv, message):
                  *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_without_a_run_each_method_finds_its_shipped_model(tmp_path, capsys):
+    out = tmp_path / "greedy"
+    assert main(["harmonize", str(EXAMPLE), "--method", "greedy", "--out", str(out),
+                 "--formats", "mid"]) == 0  # the shipped chorale language model
+    assert (out / "twinkle-harmonized.mid").exists()
+    assert "method greedy" in capsys.readouterr().out

@@ -46,10 +46,18 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _harmonizer(run: Path | None):
+LM_METHODS = ("greedy", "beam", "sample")
+
+
+def _harmonizer(run: Path | None, method: str | None):
+    """The given run; without one, the shipped model that does ``method``: the chorale
+    language model for greedy/beam/sample, else the infilling harmonizer."""
+    from cadenza.generate import default_run
     from cadenza.harmonize import default_harmonizer, load_harmonizer
 
-    return load_harmonizer(run or default_harmonizer())
+    if run is None:
+        run = default_run() if method in LM_METHODS else default_harmonizer()
+    return load_harmonizer(run)
 
 
 def run_harmonize(args: argparse.Namespace) -> int:
@@ -64,7 +72,7 @@ def run_harmonize(args: argparse.Namespace) -> int:
     formats = check_formats(args.formats.split(","))
     if args.width < 1:
         raise ConfigError("--width must be at least 1")
-    harmonizer = _harmonizer(run)
+    harmonizer = _harmonizer(run, args.method)
     melody = load_melody(melody_path, parse_voices(args.given))
     for notice in melody.notices:
         print(f"notice: {notice}")
@@ -83,7 +91,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from cadenza.data.dataset import PreparedDataset
     from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
 
-    harmonizer = _harmonizer(args.run)
+    harmonizer = _harmonizer(args.run, args.method)
     from cadenza.corpus.prepare import embedded_dataset
 
     data = args.data or embedded_dataset()
