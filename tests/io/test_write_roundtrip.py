@@ -89,3 +89,20 @@ def test_to_music21_keeps_chords_and_ties():
     elements = list(m21.parts[0].flatten().notes)
     assert [type(e).__name__ for e in elements] == ["Chord", "Note"]
     assert elements[1].tie.type == "stop"
+
+
+def test_ties_inside_chords_survive_musicxml(tmp_path):
+    # a chord C-E-G whose E and G are held into the next chord (E-G-C'), one by one
+    score = Score(
+        notes=make_notes(onset=[0, 0, 0, 480, 480, 480], duration=[480] * 6,
+                         pitch=[60, 64, 67, 64, 67, 72], part=[0] * 6,
+                         tied=[False, False, False, True, True, False]),
+        parts=["Piano"],
+    )
+    chords = list(to_music21(score).parts[0].flatten().notes)
+    assert [n.tie.type if n.tie else None for n in chords[0].notes] == [None, "start", "start"]
+    assert [n.tie.type if n.tie else None for n in chords[1].notes] == ["stop", "stop", None]
+    [back] = read(write_musicxml(score, tmp_path / "chords.musicxml"))
+    assert music(back) == music(score)
+    assert sorted(back.merge_ties().notes[["onset", "duration", "pitch"]].tolist()) == [
+        (0, 480, 60), (0, 960, 64), (0, 960, 67), (480, 480, 72)]

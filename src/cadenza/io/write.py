@@ -77,8 +77,9 @@ def to_music21(score: Score) -> Any:
             onset, duration, pitches, tied, fermata = row
             element = note.Note(pitches[0]) if len(pitches) == 1 else _chord(pitches)
             element.quarterLength = _quarters(duration, score.tpq)
-            if tied:
-                element.tie = tie.Tie("stop")
+            for member, is_tied in zip(_members(element), tied):
+                if is_tied:  # each note of a chord carries its own tie
+                    member.tie = tie.Tie("stop")
             if fermata:
                 element.expressions.append(expressions.Fermata())
             part.insert(_quarters(onset, score.tpq), element)
@@ -87,33 +88,40 @@ def to_music21(score: Score) -> Any:
     return out
 
 
-def _part_rows(score: Score, index: int) -> list[tuple[int, int, list[int], bool, bool]]:
-    """Notes of one part grouped into chords by (onset, duration)."""
+def _part_rows(score: Score, index: int) -> list[tuple[int, int, list[int], list[bool], bool]]:
+    """Notes of one part grouped into chords by (onset, duration): pitches from low to
+    high, each with its own tied flag."""
     rows: dict[tuple[int, int], list] = {}
     for n in score.part_notes(index):
-        slot = rows.setdefault((int(n["onset"]), int(n["duration"])), [[], False, False])
-        slot[0].append(int(n["pitch"]))
-        slot[1] |= bool(n["tied"])
-        slot[2] |= bool(n["fermata"])
-    return [(o, d, sorted(p), t, f) for (o, d), (p, t, f) in sorted(rows.items())]
+        slot = rows.setdefault((int(n["onset"]), int(n["duration"])), [{}, False])
+        slot[0][int(n["pitch"])] = bool(n["tied"])
+        slot[1] |= bool(n["fermata"])
+    return [(o, d, sorted(p), [p[k] for k in sorted(p)], f)
+            for (o, d), (p, f) in sorted(rows.items())]
+
+
+def _members(element: Any) -> list[Any]:
+    """The notes of a chord, or the note itself."""
+    return list(element.notes) if hasattr(element, "pitches") and len(element.pitches) > 1 \
+        else [element]
 
 
 def _link_ties(part: Any) -> None:
-    """Give each note that a tied note continues a 'start' (or 'continue') tie."""
+    """Give each note that a tied note continues a 'start' (or 'continue') tie; notes
+    of chords are linked one by one."""
     from music21 import tie
 
-    last_by_pitch: dict[int, Any] = {}
+    last_by_pitch: dict[int, tuple[Any, Any]] = {}  # pitch -> (note, its element)
     for element in part.notes:
-        if not hasattr(element, "pitch"):
-            continue
-        midi = element.pitch.midi
-        previous = last_by_pitch.get(midi)
-        if element.tie is not None and element.tie.type == "stop" and previous is not None:
-            end = previous.offset + previous.quarterLength
-            if end == element.offset:
-                kind = "continue" if previous.tie and previous.tie.type == "stop" else "start"
-                previous.tie = tie.Tie(kind)
-        last_by_pitch[midi] = element
+        for member in _members(element):
+            midi = member.pitch.midi
+            previous = last_by_pitch.get(midi)
+            if member.tie is not None and member.tie.type == "stop" and previous is not None:
+                before, holder = previous
+                if holder.offset + holder.quarterLength == element.offset:
+                    kind = "continue" if before.tie and before.tie.type == "stop" else "start"
+                    before.tie = tie.Tie(kind)
+            last_by_pitch[midi] = (member, element)
 
 
 def _chord(pitches: list[int]) -> Any:
