@@ -85,6 +85,21 @@ def test_fine_tuning_starts_from_the_other_runs_weights(make_config, tmp_path) -
                                                      tuned.model.parameters()))
 
 
+def test_fine_tuning_may_add_frame_features_but_not_change_shapes(make_config, tmp_path,
+                                                                   capsys) -> None:
+    train(make_config("train.max_steps=2"), tmp_path / "base")
+    train(make_config("train.max_steps=2", "train.lr=1e-30", "model.frame_features=true"),
+          tmp_path / "tuned", init_from=tmp_path / "base")
+    assert "4 new tensor(s) start fresh" in capsys.readouterr().out
+    base, tuned = load_run(tmp_path / "base"), load_run(tmp_path / "tuned", "last")
+    assert tuned.config.model.options["frame_token"] == tuned.vocab.id("|||")
+    old = base.model.state_dict()
+    assert all(torch.allclose(old[k], v) for k, v in tuned.model.state_dict().items()
+               if k in old)
+    with pytest.raises(ConfigError, match="does not fit"):
+        train(make_config("model.hidden=8"), tmp_path / "wider", init_from=tmp_path / "base")
+
+
 def test_a_transformer_trains_on_random_windows(make_config, tmp_path) -> None:
     config = make_config("model.name=transformer", "model.layers=1", "model.dim=16",
                          "model.heads=2", "model.max_context=64", "train.tbptt=false",
