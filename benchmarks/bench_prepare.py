@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from table import print_table
+
 
 def make_midi_folder(folder: Path, n_files: int, seed: int = 0) -> None:
     """``n_files`` small four-part 4/4 MIDI files (8 bars of quarter notes)."""
@@ -103,10 +105,7 @@ def main() -> None:
                          f"main {m['rss_main_mb']:.0f} MB, worker {m['rss_worker_mb']:.0f} MB",
                          "flat in corpus size", ""))
     print(f"machine: {os.cpu_count()} cores, jobs={args.jobs}, medians of {args.repeats} runs")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':{width}}  {'result':>32}  {'target':>18}  note")
-    for name, value, target, note in rows:
-        print(f"{name:{width}}  {value:>32}  {target:>18}  {note}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

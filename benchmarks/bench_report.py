@@ -20,6 +20,8 @@ import time
 
 import torch
 
+from table import print_table
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,10 +70,7 @@ def main() -> None:
                  f"longest copied run {longest:.2f} bars"))
 
     print(f"machine: {os.cpu_count()} cores, {args.threads} torch threads")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':{width}}  {'result':>12}  {'target':>9}  note")
-    for name, value, target, note in rows:
-        print(f"{name:{width}}  {value:>12}  {target:>9}  {note}")
+    print_table(rows)
 
 
 if __name__ == "__main__":
