@@ -80,21 +80,21 @@ def evaluate_harmony(harmonizer: Harmonizer, dataset: PreparedDataset, split: st
     rows: dict[str, dict[str, float]] = {}
     for task in tasks:
         free = parse_voices(task)
-        totals = {"wrong": 0.0, "cells": 0, "wrong_frames": 0.0, "frames": 0, "fill_logp": 0.0,
+        totals = {"wrong": 0.0, "cells": 0, "wrong_frames": 0.0, "frames": 0, "sequence_logp": 0.0,
                   "nll": 0.0, "nll_cells": 0, "seconds": 0.0}
         checks = {c: 0.0 for c in CHECKS}
         for cells, fermata in pieces:
             inputs = cells.copy()
             inputs[free] = MASK
             started = time.perf_counter()
-            filled, fill_logp = harmonizer.fill(inputs, fermata, method, width=width, seed=seed)
+            filled, sequence_logp = harmonizer.fill(inputs, fermata, method, width=width, seed=seed)
             totals["seconds"] += time.perf_counter() - started
             rates = error_rates(filled, cells, free)
             totals["wrong"] += rates["token_error"] * rates["cells"]
             totals["cells"] += rates["cells"]
             totals["wrong_frames"] += rates["frame_error"] * rates["frames"]
             totals["frames"] += rates["frames"]
-            totals["fill_logp"] += fill_logp * rates["cells"]
+            totals["sequence_logp"] += sequence_logp * rates["cells"]
             nll, n = truth_nll(harmonizer, cells, fermata, free)
             totals["nll"] += nll
             totals["nll_cells"] += n
@@ -105,7 +105,7 @@ def evaluate_harmony(harmonizer: Harmonizer, dataset: PreparedDataset, split: st
         rows[task] = {
             "token_error": totals["wrong"] / max(totals["cells"], 1),
             "frame_error": totals["wrong_frames"] / frames,
-            "fill_logp": totals["fill_logp"] / max(totals["cells"], 1),
+            "sequence_logp": totals["sequence_logp"] / max(totals["cells"], 1),
             "truth_nll": totals["nll"] / max(totals["nll_cells"], 1),
             "seconds_per_piece": totals["seconds"] / max(len(pieces), 1),
             **{f"{c}_per_100": 100 * checks[c] / frames for c in CHECKS},
@@ -127,11 +127,11 @@ def evaluate_harmony(harmonizer: Harmonizer, dataset: PreparedDataset, split: st
 
 def format_harmony(result: dict[str, Any]) -> str:
     """The result as a text table (tasks, then Bach's own voice leading)."""
-    head = (f"{'task':5} {'token err':>9} {'frame err':>9} {'fill logp':>9} {'truth NLL':>9} "
+    head = (f"{'task':5} {'token err':>9} {'frame err':>9} {'seq logp':>9} {'truth NLL':>9} "
             f"{'P5/100':>7} {'P8/100':>7} {'cross':>6} {'space':>6} {'range':>6} {'s/piece':>7}")
     lines = [f"method {result['method']}, {result['pieces']} pieces", head]
     for task, r in result["tasks"].items():
-        logp = "-" if math.isnan(r["fill_logp"]) else f"{r['fill_logp']:.3f}"
+        logp = "-" if math.isnan(r["sequence_logp"]) else f"{r['sequence_logp']:.3f}"
         lines.append(
             f"{task:5} {r['token_error']:9.3f} {r['frame_error']:9.3f} {logp:>9} "
             f"{r['truth_nll']:9.3f} {r['parallel_fifths_per_100']:7.3f} "

@@ -88,8 +88,11 @@ class _Legal:
 def harmonize_lm(model: SequenceModel, vocab: Vocab, cells: np.ndarray, fermata: np.ndarray,
                  width: int = 1, sample: bool = False, temperature: float = 1.0,
                  seed: int = 0) -> tuple[np.ndarray, float]:
-    """Fill the MASK cells of ``cells[V, F]``; returns the grid and the mean log-probability
-    of the free tokens chosen (nats per token). ``width`` 1 is BachBot's greedy search."""
+    """Fill the MASK cells of ``cells[V, F]``; returns the grid and the log-probability of
+    the whole sequence, given and chosen tokens, per token (nats). Since
+    log p(fill | given) = log p(fill, given) - log p(given), and the last term is the same
+    for every fill, this is the conditional log-likelihood that the search maximizes, up
+    to a constant. ``width`` 1 is BachBot's greedy search."""
     with decoding_mode():
         return _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed)
 
@@ -105,7 +108,6 @@ def _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed):
     logits, state = model.step(torch.tensor([_ids(vocab)[START]]), model.init_state(1))
     grids = torch.from_numpy(cells.copy())[None]  # [K, V, F]: each beam's grid
     total = torch.zeros(1, dtype=torch.float64)  # joint log-probability of each beam
-    free = torch.zeros(1, dtype=torch.float64)  # log-probability of its free tokens
     for slot in slots:
         logp = torch.log_softmax(logits.float(), dim=-1).double()  # [K, V]
         if slot.forced is not None:
@@ -125,8 +127,7 @@ def _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed):
                 flat = (total[:, None] + scores).flatten()
                 best = flat.topk(min(width, int(torch.isfinite(flat).sum()))).indices
                 parents, tokens = best // scores.shape[1], best % scores.shape[1]
-            gained = scores[parents, tokens]
-            total, free = total[parents] + gained, free[parents] + gained
+            total = total[parents] + scores[parents, tokens]
             grids = grids[parents].clone()
             grids[:, slot.voice, slot.frame] = codes[tokens] - FIRST_NOTE + 1
         if len(parents) != logits.shape[0] or not torch.equal(parents, torch.arange(len(parents))):
@@ -134,8 +135,7 @@ def _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed):
         logits, state = model.step(tokens, state)
     best = int(total.argmax())
     grid = grids[best].numpy()
-    n_free = max(sum(slot.forced is None for slot in slots), 1)
-    return np.where(grid == MASK, REST, grid), float(free[best]) / n_free
+    return np.where(grid == MASK, REST, grid), float(total[best]) / len(slots)
 
 
 def _held(grid: np.ndarray, voice: int, frame: int) -> int:
