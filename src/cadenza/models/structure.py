@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 SLOTS, PHASES, BARS, PHRASE = 8, 16, 64, 64
 NO_FERMATA = PHRASE - 1  # "long ago" until the first fermata
@@ -54,27 +56,38 @@ class FrameStructure(nn.Module):
 
     def counters(self, tokens: Tensor, counters: Tensor) -> tuple[Tensor, Tensor]:
         """The counters after each token [B, T, 3], and after the last one [B, 3]."""
-        slot, frames, phrase = counters.unbind(-1)
-        steps = []
-        for t in range(tokens.shape[1]):  # a plain recurrence: resets make cumsum awkward
-            token = tokens[:, t]
-            is_start, is_frame = token == self.start, token == self.frame
-            slot = torch.where(is_start | is_frame, 0, slot + 1)
-            frames = torch.where(is_start, 0, frames + is_frame.long())
-            phrase = torch.where(token == self.fermata, 0, phrase)
-            phrase = torch.where(is_start, NO_FERMATA, phrase + is_frame.long())
-            steps.append(torch.stack([slot, frames, phrase], -1))
-        after = torch.stack(steps, 1)  # [B, T, 3]
+        after = torch.from_numpy(self._recurrence(tokens, counters)).to(counters.device)
         return after, after[:, -1]
 
+    def _recurrence(self, tokens: Tensor, counters: Tensor) -> np.ndarray:
+        """A plain recurrence (resets make cumsum awkward), in numpy: in generation it runs
+        once per token at batch 1, where a dozen tiny torch ops would cost more than the
+        LSTM step itself."""
+        ids = tokens.detach().cpu().numpy()
+        slot, frames, phrase = counters.detach().cpu().numpy().T.copy()
+        after = np.empty((*ids.shape, 3), dtype=np.int64)
+        for t in range(ids.shape[1]):
+            token = ids[:, t]
+            is_start, is_frame = token == self.start, token == self.frame
+            slot = np.where(is_start | is_frame, 0, slot + 1)
+            frames = np.where(is_start, 0, frames + is_frame)
+            phrase = np.where(token == self.fermata, 0, phrase)
+            phrase = np.where(is_start, NO_FERMATA, phrase + is_frame)
+            after[:, t, 0], after[:, t, 1], after[:, t, 2] = slot, frames, phrase
+        return after
+
     def forward(self, tokens: Tensor, counters: Tensor) -> tuple[Tensor, Tensor]:
-        after, last = self.counters(tokens, counters)
-        slot, frames, phrase = after.unbind(-1)
-        features = (self.slot(slot.clamp(max=SLOTS - 1))
-                    + self.phase(frames % PHASES)
-                    + self.bar((frames // PHASES).clamp(max=BARS - 1))
-                    + self.phrase(phrase.clamp(max=PHRASE - 1)))
-        return features, last
+        after = self._recurrence(tokens, counters)
+        slot, frames, phrase = after[..., 0], after[..., 1], after[..., 2]
+        # one lookup in the four tables stacked, instead of four lookups
+        index = np.stack([np.minimum(slot, SLOTS - 1),
+                          SLOTS + frames % PHASES,
+                          SLOTS + PHASES + np.minimum(frames // PHASES, BARS - 1),
+                          SLOTS + PHASES + BARS + np.minimum(phrase, PHRASE - 1)], -1)
+        table = torch.cat([self.slot.weight, self.phase.weight, self.bar.weight,
+                           self.phrase.weight])
+        features = F.embedding(torch.from_numpy(index).to(table.device), table).sum(-2)
+        return features, torch.from_numpy(after[:, -1].copy()).to(counters.device)
 
 
 STRUCTURE_TOKENS = {"start_token": "START", "frame_token": "|||", "fermata_token": "(.)"}
