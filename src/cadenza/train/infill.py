@@ -99,7 +99,8 @@ def train_infill(experiment: InfillExperiment, out: str | Path,
             raise ConfigError(f"--init-from {init_from}: its model differs from this preset's")
         model.load_state_dict(source.state_dict())
         model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                  fused=True)  # one kernel for all tensors (see train/loop.py)
     rng = np.random.default_rng(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(
