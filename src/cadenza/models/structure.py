@@ -47,18 +47,6 @@ class FrameStructure(nn.Module):
         self.phrase = nn.Embedding(PHRASE, dim)
         for table in (self.slot, self.phase, self.bar, self.phrase):
             nn.init.zeros_(table.weight)
-        self._stacked: tuple | None = None  # (weights' versions, stacked table)
-
-    def _table(self) -> Tensor:
-        """The four tables stacked. Without gradients (generation) the stack is kept
-        until a weight changes, so a decoding step does not rebuild it."""
-        weights = (self.slot.weight, self.phase.weight, self.bar.weight, self.phrase.weight)
-        if torch.is_grad_enabled():
-            return torch.cat(weights)
-        key = tuple((w._version, w.data_ptr(), w.dtype) for w in weights)
-        if self._stacked is None or self._stacked[0] != key:
-            self._stacked = (key, torch.cat(weights))
-        return self._stacked[1]
 
     @staticmethod
     def initial_counters(batch_size: int, device: torch.device | str | None = None) -> Tensor:
@@ -96,7 +84,8 @@ class FrameStructure(nn.Module):
                           SLOTS + frames % PHASES,
                           SLOTS + PHASES + np.minimum(frames // PHASES, BARS - 1),
                           SLOTS + PHASES + BARS + np.minimum(phrase, PHRASE - 1)], -1)
-        table = self._table()
+        table = torch.cat([self.slot.weight, self.phase.weight, self.bar.weight,
+                           self.phrase.weight])
         features = F.embedding(torch.from_numpy(index).to(table.device), table).sum(-2)
         return features, torch.from_numpy(after[:, -1].copy()).to(counters.device)
 
