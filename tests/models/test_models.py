@@ -236,3 +236,23 @@ def test_frame_features_need_their_tokens() -> None:
         fill_structure_tokens({"frame_features": True}, {"START": 1}.__getitem__)
     with pytest.raises(ModelConfigError, match="frame_features needs"):
         build_model("rnn", VOCAB, frame_features=True)
+
+
+@pytest.mark.parametrize("spec", list(SPECS))
+def test_inference_sees_weights_updated_in_place(spec: str) -> None:
+    """Validation runs without gradients between optimizer steps. The fused optimizers
+    update weights without bumping their version counters, so nothing computed from the
+    weights may be kept across forwards (a cached frame-feature table once was, and
+    validation silently used stale weights)."""
+    model = make(spec).train(False)
+    tokens = torch.randint(1, VOCAB, (2, 9))
+    with torch.no_grad():
+        before, _ = model(tokens)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    torch.optim.Adam(model.parameters(), lr=0.1, fused=True).step()
+    with torch.no_grad():
+        after, _ = model(tokens)
+    fresh, _ = model(tokens)  # with gradients: always recomputed from the weights
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, fresh.detach())
