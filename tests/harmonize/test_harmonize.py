@@ -15,7 +15,7 @@ from cadenza.harmonize.infill import repair_ties
 from cadenza.harmonize.melody import load_melody
 from cadenza.io import write_midi, write_musicxml
 from cadenza.models import build_model
-from cadenza.models.infill import MASK, REST, InfillConfig, InfillModel
+from cadenza.models.infill import CLASSES, MASK, REST, InfillConfig, InfillModel
 from cadenza.score import Score, TimeSignature, make_notes
 
 Q = 480
@@ -183,3 +183,56 @@ def test_evaluate_harmony_on_tiny_models(harmonizers, tmp_path):
             assert 0 <= row["token_error"] <= row["frame_error"] <= 1
             assert row["truth_nll"] > 0
         assert "Bach" in format_harmony(result)
+
+
+def _grid(frames: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    pitches = rng.integers(50, 70, size=(frames, 4)) + np.array([14, 7, 0, -10])
+    cells = torch.from_numpy(1 + 2 * pitches)
+    cells[:, 1:] = MASK
+    return cells, torch.zeros(frames, dtype=torch.bool)
+
+
+def test_predictor_windows_see_only_their_window(harmonizers):
+    from cadenza.harmonize.infill import Predictor
+
+    model = harmonizers["infill"].model
+    cells, fermata = _grid(40)
+    whole = Predictor(model).log_probs(cells, fermata)
+    assert whole.shape == (40, 4, CLASSES)
+    torch.testing.assert_close(whole.logsumexp(-1), torch.zeros(40, 4))
+    # a window longer than the grid is the whole grid
+    torch.testing.assert_close(Predictor(model, window=64).log_probs(cells, fermata), whole)
+    windowed = Predictor(model, window=16)
+    before = windowed.log_probs(cells, fermata)
+    torch.testing.assert_close(before.logsumexp(-1), torch.zeros(40, 4))
+    changed = cells.clone()
+    changed[30, 0] += 4  # frame 0 lies only in the first window (frames 0-15)
+    after = windowed.log_probs(changed, fermata)
+    torch.testing.assert_close(after[0], before[0])
+    assert not torch.allclose(after[30], before[30])
+    assert not torch.allclose(Predictor(model).log_probs(changed, fermata)[0], whole[0])
+
+
+def test_transposition_ensemble_moves_pitches_back():
+    from cadenza.harmonize.infill import _shift_classes
+
+    logp = torch.log_softmax(torch.randn(3, CLASSES), -1)
+    up = _shift_classes(logp, 2)
+    p = 60
+    for tied in (0, 1):
+        assert up[0, 1 + 2 * (p + 2) + tied] == logp[0, 1 + 2 * p + tied]
+    assert torch.equal(up[:, REST], logp[:, REST])
+    torch.testing.assert_close(_shift_classes(up, -2)[:, 10:-10], logp[:, 10:-10])
+
+
+def test_windowed_ensemble_keeps_the_melody(harmonizers):
+    from cadenza.harmonize.api import Harmonizer
+
+    windowed = Harmonizer("infill", harmonizers["infill"].model, window=16, transpositions=1)
+    cells, fermata = _grid(50, seed=3)
+    cells = cells.T.numpy().copy()
+    for method in ("infill", "gibbs"):
+        filled, _ = windowed.fill(cells, fermata.numpy(), method, seed=2)
+        assert (filled != MASK).all()
+        assert np.array_equal(filled[0], cells[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -54,3 +56,19 @@ def test_random_windows(tiny_data) -> None:
     assert torch.equal(windows.batch(2, 3).inputs, windows.batch(2, 3).inputs)
     train_tokens = sum(len(dataset.tokens(i)) - 1 for i in dataset.indices("train"))
     assert windows.windows_per_epoch == int(np.ceil(train_tokens / (8 * 64)))
+
+
+def test_windows_can_leave_out_the_transposed_copies(tiny_data, tmp_path) -> None:
+    from cadenza.config import DataConfig, PreprocessConfig
+    from cadenza.corpus.prepare import prepare
+
+    corpus = Path(tiny_data).parent / "midi"
+    prepare(DataConfig(corpus=str(corpus), preprocess=PreprocessConfig(augment=[1, -1])),
+            tmp_path / "aug", jobs=1, cache_dir=None, progress=False)
+    dataset = PreparedDataset(tmp_path / "aug")
+    originals = dataset.indices("train", augmented=False)
+    assert len(dataset.indices("train")) == 3 * len(originals)
+    for windows in (TBPTTStreams(dataset, "train", 2, 32, seed=0, augmented=False),
+                    RandomWindows(dataset, "train", 2, 32, seed=0, augmented=False)):
+        assert windows.pieces == originals
+    assert TBPTTStreams(dataset, "train", 2, 32, seed=0).pieces == dataset.indices("train")

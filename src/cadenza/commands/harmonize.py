@@ -44,20 +44,28 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=8, help="beam width (default 8)")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--transpositions", type=int, default=None, metavar="K",
+                        help="infill|gibbs: average the model over the input transposed by "
+                             "-K..K semitones (default 1; 0 is three times faster)")
 
 
 LM_METHODS = ("greedy", "beam", "sample")
 
 
-def _harmonizer(run: Path | None, method: str | None):
-    """The given run; without one, the shipped model that does ``method``: the chorale
+def _harmonizer(run: Path | None, args: argparse.Namespace):
+    """The given run; without one, the shipped model that does ``args.method``: the chorale
     language model for greedy/beam/sample, else the infilling harmonizer."""
     from cadenza.generate import default_run
     from cadenza.harmonize import default_harmonizer, load_harmonizer
 
     if run is None:
-        run = default_run() if method in LM_METHODS else default_harmonizer()
-    return load_harmonizer(run)
+        run = default_run() if args.method in LM_METHODS else default_harmonizer()
+    harmonizer = load_harmonizer(run)
+    if args.transpositions is not None:
+        if not 0 <= args.transpositions <= 6:
+            raise ConfigError("--transpositions must be 0..6")
+        harmonizer.transpositions = args.transpositions
+    return harmonizer
 
 
 def run_harmonize(args: argparse.Namespace) -> int:
@@ -72,7 +80,7 @@ def run_harmonize(args: argparse.Namespace) -> int:
     formats = check_formats(args.formats.split(","))
     if args.width < 1:
         raise ConfigError("--width must be at least 1")
-    harmonizer = _harmonizer(run, args.method)
+    harmonizer = _harmonizer(run, args)
     melody = load_melody(melody_path, parse_voices(args.given))
     for notice in melody.notices:
         print(f"notice: {notice}")
@@ -91,7 +99,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from cadenza.data.dataset import PreparedDataset
     from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
 
-    harmonizer = _harmonizer(args.run, args.method)
+    harmonizer = _harmonizer(args.run, args)
     from cadenza.corpus.prepare import embedded_dataset
 
     data = args.data or embedded_dataset()

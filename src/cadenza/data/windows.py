@@ -59,9 +59,10 @@ class _Windows:
     carries_state = False
 
     def __init__(self, dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,
-                 seed: int) -> None:
+                 seed: int, augmented: bool = True) -> None:
         self.dataset, self.batch_size, self.seq_len, self.seed = dataset, batch_size, seq_len, seed
-        self.pieces = [i for i in dataset.indices(split) if len(dataset.tokens(i)) > 1]
+        self.pieces = [i for i in dataset.indices(split, augmented)
+                       if len(dataset.tokens(i)) > 1]
         if not self.pieces:
             raise ConfigError(f"{dataset.folder}: no {split} pieces to train on")
         self.lengths = np.array([len(dataset.tokens(i)) for i in self.pieces], dtype=np.int64)
@@ -84,8 +85,8 @@ class TBPTTStreams(_Windows):
     carries_state = True
 
     def __init__(self, dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,
-                 seed: int) -> None:
-        super().__init__(dataset, split, batch_size, seq_len, seed)
+                 seed: int, augmented: bool = True) -> None:
+        super().__init__(dataset, split, batch_size, seq_len, seed, augmented)
         self.chunks = (self.lengths - 2) // seq_len + 1  # windows per piece: ceil((n-1)/T)
         self.rows: list[list[int]] = [[] for _ in range(batch_size)]
         load = np.zeros(batch_size, dtype=np.int64)
@@ -152,8 +153,8 @@ class RandomWindows(_Windows):
     """Independent random windows, for models with a bounded context (transformers)."""
 
     def __init__(self, dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,
-                 seed: int, start_fraction: float = 0.25) -> None:
-        super().__init__(dataset, split, batch_size, seq_len, seed)
+                 seed: int, start_fraction: float = 0.25, augmented: bool = True) -> None:
+        super().__init__(dataset, split, batch_size, seq_len, seed, augmented)
         self.start_fraction = start_fraction
         targets = self.lengths - 1
         self.weights = targets / targets.sum()
@@ -173,8 +174,10 @@ class RandomWindows(_Windows):
 
 
 def make_windows(dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,
-                 seed: int, tbptt: bool, start_fraction: float = 0.25) -> _Windows:
-    """TBPTT streams when ``tbptt`` else random windows."""
+                 seed: int, tbptt: bool, start_fraction: float = 0.25,
+                 augmented: bool = True) -> _Windows:
+    """TBPTT streams when ``tbptt`` else random windows; ``augmented=False`` leaves out
+    the transposed copies of the pieces."""
     if tbptt:
-        return TBPTTStreams(dataset, split, batch_size, seq_len, seed)
-    return RandomWindows(dataset, split, batch_size, seq_len, seed, start_fraction)
+        return TBPTTStreams(dataset, split, batch_size, seq_len, seed, augmented)
+    return RandomWindows(dataset, split, batch_size, seq_len, seed, start_fraction, augmented)

@@ -8,7 +8,7 @@ fills the hidden voices given the others. Reported per task:
 - the model's mean log-probability per filled token of its own fill (LM methods);
 - the conditional NLL of Bach's own hidden parts under the model (nats/token):
   teacher-forced for a language model; for the infilling model, with all hidden
-  cells masked at once;
+  cells masked at once (as the harmonizer asks it: in windows, over transpositions);
 - voice-leading counts per 100 frames of the filled chorales, next to Bach's.
 """
 
@@ -60,9 +60,8 @@ def truth_nll(harmonizer: Harmonizer, cells: np.ndarray, fermata: np.ndarray,
         return float(-logp[chosen].sum()), int(chosen.sum())
     inputs = cells.copy()
     inputs[free] = MASK
-    grid = torch.from_numpy(inputs.T.copy())[None]
-    logits = harmonizer.model(grid, torch.from_numpy(fermata)[None])[0].float()
-    logp = torch.log_softmax(logits, -1)  # [F, V, C]
+    logp = harmonizer.predictor().log_probs(torch.from_numpy(inputs.T.copy()),
+                                            torch.from_numpy(fermata))  # [F, V, C]
     truth = torch.from_numpy(cells.T.copy())
     picked = logp.gather(-1, truth[..., None])[..., 0][:, free]
     return float(-picked.sum()), int(picked.numel())

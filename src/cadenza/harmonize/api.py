@@ -24,6 +24,16 @@ class Harmonizer:
     model: Any
     vocab: Any = None
     path: Path | None = None
+    # infilling runs: frames per model call (the run's training crop length) and the
+    # transposition ensemble (see harmonize/infill.py, Predictor)
+    window: int | None = None
+    transpositions: int = 1
+
+    def predictor(self) -> Any:
+        """The infilling model as the fill strategies ask it (windows, transpositions)."""
+        from cadenza.harmonize.infill import Predictor
+
+        return Predictor(self.model, self.window, self.transpositions)
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -46,9 +56,9 @@ class Harmonizer:
         from cadenza.harmonize.infill import fill_confident, fill_gibbs
 
         if method == "gibbs":
-            return fill_gibbs(self.model, cells, fermata, temperature=temperature,
+            return fill_gibbs(self.predictor(), cells, fermata, temperature=temperature,
                               seed=seed), float("nan")
-        return fill_confident(self.model, cells, fermata, seed=seed), float("nan")
+        return fill_confident(self.predictor(), cells, fermata, seed=seed), float("nan")
 
 
 def load_harmonizer(path: str | Path) -> Harmonizer:
@@ -57,10 +67,12 @@ def load_harmonizer(path: str | Path) -> Harmonizer:
     config = path / "config.json"
     if not config.exists():
         raise CadenzaError(f"{path} is not a cadenza run (no config.json)")
-    if json.loads(config.read_text()).get("kind") == "infill":
+    settings = json.loads(config.read_text())
+    if settings.get("kind") == "infill":
         from cadenza.train.infill import load_infill_run
 
-        return Harmonizer("infill", load_infill_run(path), path=path)
+        return Harmonizer("infill", load_infill_run(path), path=path,
+                          window=settings.get("train", {}).get("frames"))
     from cadenza.train.checkpoint import load_run
 
     run = load_run(path)

@@ -1,6 +1,13 @@
 """Filling hidden cells of a grid with the infilling model.
 
-Two strategies, both seeing the whole grid (all given voices, before and after):
+The model is asked for a grid's log-probabilities through a :class:`Predictor`: in
+overlapping windows as long as the crops it was trained on (attention over a whole
+chorale, five times longer than any crop it saw, made its ATB fills worse: token error
+0.686 whole-piece against 0.623 in 96-frame windows), and averaged over the grid
+transposed by a semitone or two, in log space (a product of experts; the model was
+trained on transposed crops, and the ensemble smooths its key-specific quirks).
+
+Two strategies, both seeing all given voices, before and after each cell:
 
 - ``fill_confident`` (deterministic): mask-predict (Ghazvininejad et al., 2019):
   predict every hidden cell, commit the most confident share, repeat; then a few
@@ -15,12 +22,20 @@ continues the same pitch in the cell before it. Given cells are never touched.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from cadenza.errors import ConfigError
 from cadenza.evaluate.voiceleading import parallel_motion
-from cadenza.models.infill import CLASSES, MASK, REST, InfillModel
+from cadenza.models.infill import CLASSES, FRAMES_PER_BAR, MASK, REST, InfillModel
+
+# Mask-predict rounds. Few rounds keep each cell close to the model's own best guess
+# given the melody (the choice that minimizes the expected number of wrong cells);
+# many rounds chase one coherent joint fill, and both cost ATB token error (measured on
+# the held-out chorales: 2 rounds 0.606, 4 rounds 0.614, 16 rounds 0.635).
+ITERATIONS = 2
 
 # Ranges (MIDI) per voice after transposition to C/Am, a little wider than Bach's.
 VOICE_RANGES = ((57, 84), (50, 77), (45, 72), (33, 65))
@@ -54,12 +69,88 @@ def _constrain(logits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
     return logits
 
 
-@torch.no_grad()
-def _predict(model: InfillModel, cells: torch.Tensor, fermata: torch.Tensor,
+@dataclass
+class Predictor:
+    """How the model is asked about a grid: ``window`` frames at a time (None: the whole
+    grid at once), each window centred on the cells it decides, and the log-probabilities
+    averaged over the grid transposed by ``-transpositions .. +transpositions``
+    semitones. All windows and transpositions go through the model as one batch."""
+
+    model: InfillModel
+    window: int | None = None
+    transpositions: int = 0
+
+    def __post_init__(self) -> None:
+        if self.window is not None and self.window < 16:
+            raise ConfigError(f"the infilling window must be at least 16 frames, got "
+                              f"{self.window}")
+        if not 0 <= self.transpositions <= 6:
+            raise ConfigError(f"transpositions must be 0..6, got {self.transpositions}")
+
+    @torch.no_grad()
+    def log_probs(self, cells: torch.Tensor, fermata: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities [F, V, C] of every cell of ``cells`` [F, V] (MASK: hidden)."""
+        frames = cells.shape[0]
+        window = frames if self.window is None else min(self.window, frames)
+        starts = _window_starts(frames, window)
+        shifts = list(range(-self.transpositions, self.transpositions + 1))
+        sounding = (cells != MASK) & (cells != REST)
+        inputs = torch.stack([torch.where(sounding, cells + 2 * shift, cells)[s:s + window]
+                              for shift in shifts for s in starts])  # [S * W, window, V]
+        marks = torch.stack([fermata[s:s + window] for _ in shifts for s in starts])
+        offsets = torch.tensor([s % FRAMES_PER_BAR for _ in shifts for s in starts])
+        logp = torch.log_softmax(self.model(inputs, marks, offsets).float(), dim=-1)
+        logp = logp.view(len(shifts), len(starts), window, *logp.shape[2:])
+        # weights falling off from each window's centre, so a cell is decided mostly by
+        # the window that sees the most on both sides of it
+        weight = 1.0 - (torch.arange(window) - (window - 1) / 2).abs() / (window / 2) + 1e-3
+        total = torch.zeros(frames, *logp.shape[3:])
+        norm = torch.zeros(frames)
+        for i, shift in enumerate(shifts):
+            unshifted = _shift_classes(logp[i], -shift)  # [W, window, V, C]
+            for j, s in enumerate(starts):
+                total[s:s + window] += weight[:, None, None] * unshifted[j]
+                norm[s:s + window] += weight
+        # the mean of log-probabilities, renormalized: a product of the experts
+        return torch.log_softmax(total / (norm[:, None, None] * len(shifts)), dim=-1)
+
+
+def _window_starts(frames: int, window: int) -> list[int]:
+    """Starts of windows of ``window`` frames covering ``frames``, a quarter apart."""
+    if frames <= window:
+        return [0]
+    stride = max(window // 4, 1)
+    starts = list(range(0, frames - window + 1, stride))
+    return starts if starts[-1] == frames - window else [*starts, frames - window]
+
+
+def _shift_classes(logp: torch.Tensor, shift: int) -> torch.Tensor:
+    """Log-probabilities over classes moved by ``shift`` semitones ([..., C]): the
+    probability of pitch p becomes that of p + shift; the rest class stays; pitches
+    shifted in from outside get a log-probability far below any real one."""
+    if shift == 0:
+        return logp
+    out = torch.full_like(logp, _FAR)
+    out[..., REST] = logp[..., REST]
+    if shift > 0:
+        out[..., 1 + 2 * shift:] = logp[..., 1:CLASSES - 2 * shift]
+    else:
+        out[..., 1:CLASSES + 2 * shift] = logp[..., 1 - 2 * shift:]
+    return out
+
+
+_FAR = -1e4
+
+
+def as_predictor(model: InfillModel | Predictor) -> Predictor:
+    return model if isinstance(model, Predictor) else Predictor(model)
+
+
+def _predict(predictor: Predictor, cells: torch.Tensor, fermata: torch.Tensor,
              banned: torch.Tensor | None = None) -> torch.Tensor:
     """Constrained log-probabilities [F, V, C] for one grid [F, V]; ``banned`` [F, V, C]
     marks classes ruled out by voice leading."""
-    logits = _constrain(model(cells[None], fermata[None])[0].float(), cells)
+    logits = _constrain(predictor.log_probs(cells, fermata), cells)
     if banned is not None:
         logits = logits.masked_fill(banned, -math.inf)
     return torch.log_softmax(logits, dim=-1)
@@ -78,7 +169,7 @@ def repair_ties(cells: np.ndarray) -> np.ndarray:
     return cells
 
 
-def _mask_predict(model: InfillModel, grid: torch.Tensor, marks: torch.Tensor, steps: int,
+def _mask_predict(predictor: Predictor, grid: torch.Tensor, marks: torch.Tensor, steps: int,
                   banned: torch.Tensor | None = None) -> None:
     """Fill the MASK cells of ``grid`` [F, V] in place, most confident first."""
     steps = max(1, min(steps, int((grid == MASK).sum())))
@@ -87,13 +178,13 @@ def _mask_predict(model: InfillModel, grid: torch.Tensor, marks: torch.Tensor, s
         left = int(hidden.sum())
         if not left:
             return
-        best, choice = _predict(model, grid, marks, banned).max(dim=-1)  # [F, V]
+        best, choice = _predict(predictor, grid, marks, banned).max(dim=-1)  # [F, V]
         best = best.masked_fill(~hidden, -math.inf)
         chosen = best.flatten().topk(math.ceil(left / (steps - step))).indices
         grid.view(-1)[chosen] = choice.view(-1)[chosen]
 
 
-def _avoid_parallels(model: InfillModel, grid: torch.Tensor, marks: torch.Tensor,
+def _avoid_parallels(predictor: Predictor, grid: torch.Tensor, marks: torch.Tensor,
                      free: torch.Tensor, rounds: int) -> None:
     """Re-fill the free notes that arrive in parallel fifths or octaves, ruling out the
     pitch that made them, until none is left or ``rounds`` run out."""
@@ -114,20 +205,22 @@ def _avoid_parallels(model: InfillModel, grid: torch.Tensor, marks: torch.Tensor
                 end += 1
             banned[f, v, 1 + 2 * p: 3 + 2 * p] = True
             grid[f:end, v] = MASK
-        _mask_predict(model, grid, marks, 4, banned)
+        _mask_predict(predictor, grid, marks, 4, banned)
 
 
-def fill_confident(model: InfillModel, cells: np.ndarray, fermata: np.ndarray,
-                   iterations: int = 16, refine: int = 2, parallels: int = 6,
+def fill_confident(model: InfillModel | Predictor, cells: np.ndarray, fermata: np.ndarray,
+                   iterations: int = ITERATIONS, refine: int = 0, parallels: int = 6,
                    seed: int = 0) -> np.ndarray:
-    """Fill the MASK cells of ``cells[V, F]`` deterministically: mask-predict, then
-    ``refine`` passes re-predicting quarters of the free cells given all the rest, then
-    up to ``parallels`` rounds re-filling notes that make parallel fifths or octaves."""
-    model.eval()
+    """Fill the MASK cells of ``cells[V, F]`` deterministically: mask-predict in
+    ``iterations`` rounds, then ``refine`` passes re-predicting quarters of the free cells
+    given all the rest, then up to ``parallels`` rounds re-filling notes that make
+    parallel fifths or octaves."""
+    predictor = as_predictor(model)
+    predictor.model.eval()
     grid = torch.from_numpy(np.asarray(cells).T.copy())  # [F, V]
     marks = torch.from_numpy(np.asarray(fermata))
     free = (grid == MASK).numpy()
-    _mask_predict(model, grid, marks, iterations)
+    _mask_predict(predictor, grid, marks, iterations)
     generator = torch.Generator().manual_seed(seed)
     free_cells = torch.from_numpy(free).nonzero()
     for _ in range(refine):
@@ -136,17 +229,19 @@ def fill_confident(model: InfillModel, cells: np.ndarray, fermata: np.ndarray,
             if not len(block):
                 continue
             grid[block[:, 0], block[:, 1]] = MASK
-            choice = _predict(model, grid, marks).argmax(dim=-1)
+            choice = _predict(predictor, grid, marks).argmax(dim=-1)
             grid[block[:, 0], block[:, 1]] = choice[block[:, 0], block[:, 1]]
     grid = torch.from_numpy(repair_ties(grid.T.numpy()).T.copy())
-    _avoid_parallels(model, grid, marks, free, parallels)
+    _avoid_parallels(predictor, grid, marks, free, parallels)
     return repair_ties(grid.T.numpy())
 
 
-def fill_gibbs(model: InfillModel, cells: np.ndarray, fermata: np.ndarray, steps: int = 64,
-               temperature: float = 1.0, seed: int = 0, floor: float = 0.05) -> np.ndarray:
+def fill_gibbs(model: InfillModel | Predictor, cells: np.ndarray, fermata: np.ndarray,
+               steps: int = 64, temperature: float = 1.0, seed: int = 0,
+               floor: float = 0.05) -> np.ndarray:
     """Fill the MASK cells by annealed blocked Gibbs sampling (Coconet)."""
-    model.eval()
+    predictor = as_predictor(model)
+    predictor.model.eval()
     generator = torch.Generator().manual_seed(seed)
     grid = torch.from_numpy(np.asarray(cells).T.copy())
     marks = torch.from_numpy(np.asarray(fermata))
@@ -158,7 +253,7 @@ def fill_gibbs(model: InfillModel, cells: np.ndarray, fermata: np.ndarray, steps
         count = max(1, int(round(share * len(free))))
         block = free[torch.randperm(len(free), generator=generator)[:count]]
         grid[block[:, 0], block[:, 1]] = MASK
-        logp = _predict(model, grid, marks)[block[:, 0], block[:, 1]]  # [n, C]
+        logp = _predict(predictor, grid, marks)[block[:, 0], block[:, 1]]  # [n, C]
         probs = torch.softmax(logp / max(temperature, 1e-4), dim=-1)
         grid[block[:, 0], block[:, 1]] = torch.multinomial(probs, 1, generator=generator)[:, 0]
     return repair_ties(grid.T.numpy())

@@ -85,6 +85,9 @@ class TrainConfig:
     seq_len: int = 128
     tbptt: bool = True
     start_fraction: float = 0.25  # random windows: share that start at a piece's START
+    # false: train on the untransposed pieces only, though the dataset holds transposed
+    # copies (fine-tune a model that learnt from every key on the home key, C/Am)
+    augmented: bool = True
     grad_clip: float = 5.0  # 0: no clipping
     grad_accum: int = 1
     eval_every: int = 0

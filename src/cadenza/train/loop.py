@@ -57,7 +57,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
                           "use --set train.tbptt=false")
     windows = make_windows(dataset, "train", t.batch_size, t.seq_len, t.seed, t.tbptt,
-                           t.start_fraction)
+                           t.start_fraction, t.augmented)
     steps_per_epoch = math.ceil(windows.windows_per_epoch / t.grad_accum)
     optimizer = _optimizer(model, t)
     pos, carry = _prepare_run(config, out, dataset, model, optimizer, resume, init_from, device)
