@@ -114,3 +114,34 @@ def test_min_frames_holds_back_end(vocab, rnn) -> None:
     rows = sample(rnn, vocab, n=3, processors=[EndAtOnce(), MinFrames(vocab, 12)], seed=0,
                   max_tokens=400)
     assert all(sum(t == frame for t in row) == 12 and row[-1] == end for row in rows)
+
+
+def test_end_boost_lets_long_pieces_end_at_a_frame(vocab, rnn) -> None:
+    import math
+
+    from cadenza.generate import sample
+    from cadenza.generate.grammar import EndBoost
+    from cadenza.generate.processors import Context
+
+    frame, end = vocab.id("|||"), vocab.id("END")
+    boost = EndBoost(vocab, frames=8, growth=2.0)
+    logits = torch.zeros(2, len(vocab))
+    out = boost(logits, Context(torch.zeros(2, 1, dtype=torch.long), 0,
+                                {"end_boost": torch.tensor([5, 10])}))
+    assert out[0, end] == 0 and math.isclose(float(out[1, end]), 2 * math.log(2.0), rel_tol=1e-6)
+    assert torch.equal(out[:, :end], logits[:, :end])  # nothing else moves
+
+    class NeverEnd:  # a model that would wander on to max_tokens
+        def __call__(self, logits, context):
+            logits = logits.clone()
+            logits[:, end] -= 30.0
+            return logits
+
+    def frames(row):
+        return sum(t == frame for t in row)
+
+    rows = sample(rnn, vocab, n=3, processors=[NeverEnd()], seed=0, max_tokens=400)
+    assert all(frames(row) > 40 for row in rows)
+    rows = sample(rnn, vocab, n=3, processors=[NeverEnd(), EndBoost(vocab, 8, math.e ** 2)],
+                  seed=0, max_tokens=400)
+    assert all(8 <= frames(row) <= 30 and row[-2:] == [frame, end] for row in rows)

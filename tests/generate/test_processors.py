@@ -106,3 +106,15 @@ def test_run_sampling_settings(tmp_path) -> None:
     (tmp_path / "sampling.json").write_text(json.dumps({"heat": 2}))
     with pytest.raises(ConfigError, match="unknown sampling setting"):
         load_sampling(tmp_path)
+
+
+def test_length_settings_build_their_constraints(vocab) -> None:
+    from cadenza.generate.grammar import EndBoost, MinFrames
+    from cadenza.generate.settings import SamplingSettings
+
+    chain = SamplingSettings(min_frames=96, end_after=256, end_growth=1.2).processors(vocab)
+    kinds = {type(p): p for p in chain}
+    assert kinds[MinFrames].frames == 96 and kinds[EndBoost].frames == 256
+    assert SamplingSettings().processors(vocab) == []
+    with pytest.raises(ConfigError, match="end_growth"):
+        SamplingSettings(end_after=10, end_growth=0.5).processors(vocab)

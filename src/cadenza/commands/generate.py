@@ -53,15 +53,21 @@ def sampling_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-p", type=float, default=None)
     parser.add_argument("--min-frames", type=int, default=None,
                         help="no END before this many 16th-note frames (chorales)")
+    parser.add_argument("--end-after", type=int, default=None, metavar="FRAMES",
+                        help="past this many frames, END grows likelier every frame, so a "
+                             "long piece ends at a close of its own (chorales)")
+    parser.add_argument("--end-growth", type=float, default=None,
+                        help="factor on END's odds per frame past --end-after (default 1.1)")
 
 
-def sampling_settings(args: argparse.Namespace, run: Any) -> Any:
+def sampling_settings(args: argparse.Namespace, run_path: str | Path) -> Any:
     """The run's sampling settings with the flags given on the command line applied."""
     from cadenza.generate.settings import load_sampling
 
-    return load_sampling(run.path).override(
+    return load_sampling(run_path).override(
         temperature=args.temperature, pitch_temperature=args.pitch_temperature,
-        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, min_frames=args.min_frames)
+        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, min_frames=args.min_frames,
+        end_after=args.end_after, end_growth=args.end_growth)
 
 
 def _load(run: Path | None) -> Any:
@@ -103,7 +109,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     run = _load(args.run)
-    processors = sampling_settings(args, run).processors(run.vocab)
+    processors = sampling_settings(args, run.path).processors(run.vocab)
     rows = sample(run.model, run.vocab, n=args.n, processors=processors,
                   max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
     scores = [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
@@ -125,7 +131,7 @@ def run_continue(args: argparse.Namespace) -> int:
     print(f"primer {primer_path}: kept {primer.frames} frames ({len(primer.ids)} tokens), "
           f"transposed by {primer.shift:+d} and back")
     scores = continue_primer(run.model, run.vocab, run.codec, primer, n=args.n,
-                             processors=sampling_settings(args, run).processors(run.vocab),
+                             processors=sampling_settings(args, run.path).processors(run.vocab),
                              max_tokens=args.max_tokens,
                              seed=args.seed, grammar=settings["grammar"])
     _write(scores, args, settings["formats"], f"{primer_path.stem}-continued")

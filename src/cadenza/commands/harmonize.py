@@ -46,7 +46,7 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--transpositions", type=int, default=None, metavar="K",
                         help="infill|gibbs: average the model over the input transposed by "
-                             "-K..K semitones (default 1; 0 is three times faster)")
+                             "-K..K semitones (default 2; 0 is five times faster)")
 
 
 LM_METHODS = ("greedy", "beam", "sample")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from cadenza.commands import add_command
-from cadenza.commands.generate import sampling_flags
+from cadenza.commands.generate import sampling_flags, sampling_settings
 
 
 def register(commands) -> None:
@@ -32,14 +32,11 @@ def run_report(args: argparse.Namespace) -> int:
     from cadenza.errors import ConfigError
     from cadenza.evaluate.report import write_report
     from cadenza.generate import default_run
-    from cadenza.generate.settings import load_sampling
 
     if args.n < 2:
         raise ConfigError("--n must be at least 2 (set statistics need pairs)")
     run = args.run or default_run()
-    sampling = load_sampling(run).override(
-        temperature=args.temperature, pitch_temperature=args.pitch_temperature,
-        top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, min_frames=args.min_frames)
+    sampling = sampling_settings(args, run)
     numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
                            data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]

@@ -25,6 +25,7 @@ real tokens the grammar refuses. Pass wider ``ranges`` for augmented (transposed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import torch
@@ -199,14 +200,12 @@ class ChoraleGrammar:
         return any(bool(self.is_note[t]) for t in ids)
 
 
-class MinFrames:
-    """Forbid ``END`` before ``frames`` frames: no chorale is a bar or two long (the
-    shortest of the 316 has 96 frames, six bars). A constraint with a per-row count."""
+class _FrameCounter:
+    """Per-row count of the frames closed so far (``|||`` tokens), kept by the decoder."""
 
-    name = "min_frames"
+    name = "frames"
 
-    def __init__(self, vocab: Vocab, frames: int):
-        self.frames = int(frames)
+    def __init__(self, vocab: Vocab):
         self.frame, self.end = vocab.id("|||"), vocab.id("END")
 
     def init_state(self, batch_size: int) -> Tensor:
@@ -218,10 +217,47 @@ class MinFrames:
     def select_state(self, state: Tensor, index: Tensor) -> Tensor:
         return state.index_select(0, index.cpu())
 
+
+class MinFrames(_FrameCounter):
+    """Forbid ``END`` before ``frames`` frames: no chorale is a bar or two long (the
+    shortest of the 316 has 96 frames, six bars). A constraint with a per-row count."""
+
+    name = "min_frames"
+
+    def __init__(self, vocab: Vocab, frames: int):
+        super().__init__(vocab)
+        self.frames = int(frames)
+
     def __call__(self, logits: Tensor, context: Context) -> Tensor:
         early = (context.states[self.name] < self.frames).to(logits.device)
         if not bool(early.any()):
             return logits
         logits = logits.clone()
         logits[early, self.end] = float("-inf")
+        return logits
+
+
+class EndBoost(_FrameCounter):
+    """Past ``frames`` frames, multiply the odds of ``END`` by ``growth`` for every further
+    frame (Hugging Face's ``ExponentialDecayLengthPenalty``, counted in frames).
+
+    A language model has no plan for its length: it may end at any cadence, or wander on
+    for fifty bars. This lets a long piece end where the model itself finds a close (the
+    grammar still allows ``END`` only after a whole frame), instead of being cut off at
+    ``max_tokens``; before ``frames`` it changes nothing."""
+
+    name = "end_boost"
+
+    def __init__(self, vocab: Vocab, frames: int, growth: float = 1.1):
+        super().__init__(vocab)
+        if growth < 1.0:
+            raise ValueError(f"end growth must be >= 1, got {growth}")
+        self.frames, self.log_growth = int(frames), math.log(growth)
+
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        over = (context.states[self.name] - self.frames).clamp(min=0).to(logits.device)
+        if not bool(over.any()):
+            return logits
+        logits = logits.clone()
+        logits[:, self.end] += over * self.log_growth
         return logits

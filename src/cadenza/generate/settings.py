@@ -26,6 +26,8 @@ class SamplingSettings:
     top_p: float | None = None
     min_p: float | None = None
     min_frames: int | None = None  # no END before this many frames (chorales)
+    end_after: int | None = None  # past this many frames, END grows likelier (EndBoost)
+    end_growth: float = 1.1  # END's odds multiply by this every frame past end_after
 
     def override(self, **changes: Any) -> SamplingSettings:
         """These settings with every change that is not None applied."""
@@ -33,16 +35,20 @@ class SamplingSettings:
 
     def processors(self, vocab: Any) -> list:
         """The logits processors for ``vocab`` (the grammar is added by the decoder)."""
-        from cadenza.generate.grammar import MinFrames, is_chorale_vocab, onset_ids
+        from cadenza.generate.grammar import EndBoost, MinFrames, is_chorale_vocab, onset_ids
         from cadenza.generate.processors import sampling_processors
 
         chorale = is_chorale_vocab(vocab)
         chain = sampling_processors(self.temperature, self.top_k, self.top_p, self.min_p,
                                     self.pitch_temperature, onset_ids(vocab) if chorale else None)
+        if (self.min_frames or self.end_after) and not chorale:
+            raise ConfigError("min_frames and end_after need a chorale vocabulary (|||, END)")
         if self.min_frames:
-            if not chorale:
-                raise ConfigError("min_frames needs a chorale vocabulary (|||, END)")
             chain.append(MinFrames(vocab, self.min_frames))
+        if self.end_after:
+            if self.end_growth < 1.0:
+                raise ConfigError(f"end_growth must be >= 1, got {self.end_growth}")
+            chain.append(EndBoost(vocab, self.end_after, self.end_growth))
         return chain
 
     def to_dict(self) -> dict[str, Any]:

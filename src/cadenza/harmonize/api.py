@@ -27,7 +27,7 @@ class Harmonizer:
     # infilling runs: frames per model call (the run's training crop length) and the
     # transposition ensemble (see harmonize/infill.py, Predictor)
     window: int | None = None
-    transpositions: int = 1
+    transpositions: int = 2
 
     def predictor(self) -> Any:
         """The infilling model as the fill strategies ask it (windows, transpositions)."""
