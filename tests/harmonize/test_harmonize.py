@@ -236,3 +236,19 @@ def test_windowed_ensemble_keeps_the_melody(harmonizers):
         filled, _ = windowed.fill(cells, fermata.numpy(), method, seed=2)
         assert (filled != MASK).all()
         assert np.array_equal(filled[0], cells[0])
+
+
+def test_transposition_ensemble_is_a_normalized_mixture(harmonizers):
+    from cadenza.harmonize.infill import Predictor, _shift_classes
+
+    model = harmonizers["infill"].model
+    cells, fermata = _grid(24)
+    mixed = Predictor(model, transpositions=1).log_probs(cells, fermata)
+    torch.testing.assert_close(mixed.logsumexp(-1), torch.zeros(24, 4))
+    experts = []
+    for shift in (-1, 0, 1):
+        moved = torch.where((cells != MASK) & (cells != REST), cells + 2 * shift, cells)
+        experts.append(_shift_classes(Predictor(model).log_probs(moved, fermata), -shift).exp())
+    expected = torch.stack(experts).mean(0)
+    expected = expected / expected.sum(-1, keepdim=True)
+    torch.testing.assert_close(mixed.exp(), expected, atol=1e-6, rtol=1e-4)

@@ -3,9 +3,10 @@
 The model is asked for a grid's log-probabilities through a :class:`Predictor`: in
 overlapping windows as long as the crops it was trained on (attention over a whole
 chorale, five times longer than any crop it saw, made its ATB fills worse: token error
-0.686 whole-piece against 0.623 in 96-frame windows), and averaged in log space over
-the grid transposed by up to two semitones either way (a product of experts: the model
-trained on transposed crops, and the ensemble smooths its key-specific quirks).
+0.686 whole-piece against 0.623 in 96-frame windows), and averaged over the grid
+transposed by up to two semitones either way (a mixture: the model trained on
+transposed crops, and the ensemble smooths its key-specific quirks; ATB token error
+0.605 → 0.583 and Bach's NLL 1.769 → 1.704 nats per cell on the test chorales).
 
 Two strategies, both seeing all given voices, before and after each cell:
 
@@ -74,9 +75,10 @@ def _constrain(logits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
 @dataclass
 class Predictor:
     """How the model is asked about a grid: ``window`` frames at a time (None: the whole
-    grid at once), each window centred on the cells it decides, and the log-probabilities
-    averaged over the grid transposed by ``-transpositions .. +transpositions``
-    semitones. All windows and transpositions go through the model as one batch."""
+    grid at once), each cell weighted towards the windows it sits in the middle of, and
+    the probabilities averaged over the grid transposed by ``-transpositions ..
+    +transpositions`` semitones. All windows and transpositions go through the model as
+    one batch."""
 
     model: InfillModel
     window: int | None = None
@@ -107,14 +109,16 @@ class Predictor:
         # the window that sees the most on both sides of it
         weight = 1.0 - (torch.arange(window) - (window - 1) / 2).abs() / (window / 2) + 1e-3
         total = torch.zeros(frames, *logp.shape[3:])
-        norm = torch.zeros(frames)
+        norm = torch.zeros(frames)  # the weights summed over windows and transpositions
         for i, shift in enumerate(shifts):
-            unshifted = _shift_classes(logp[i], -shift)  # [W, window, V, C]
+            unshifted = _shift_classes(logp[i], -shift).exp()  # [W, window, V, C]
             for j, s in enumerate(starts):
                 total[s:s + window] += weight[:, None, None] * unshifted[j]
                 norm[s:s + window] += weight
-        # the mean of log-probabilities, renormalized: a product of the experts
-        return torch.log_softmax(total / (norm[:, None, None] * len(shifts)), dim=-1)
+        # a mixture (its log-likelihood is never below the experts' mean), renormalized
+        # for the sliver of mass a transposition pushes off the ends of the pitch range
+        probs = total / norm[:, None, None]
+        return (probs / probs.sum(-1, keepdim=True)).clamp(min=1e-30).log()
 
 
 def _window_starts(frames: int, window: int) -> list[int]:
