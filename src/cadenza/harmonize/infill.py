@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from cadenza.errors import ConfigError
-from cadenza.evaluate.voiceleading import parallel_motion
+from cadenza.evaluate.voiceleading import frame_grid, parallel_motion
+from cadenza.harmonize.grid import grid_to_score
 from cadenza.models.infill import CLASSES, FRAMES_PER_BAR, MASK, REST, InfillModel
 
 # Mask-predict rounds. Few rounds keep each cell close to the model's own best guess
@@ -196,10 +197,11 @@ def _avoid_parallels(predictor: Predictor, grid: torch.Tensor, marks: torch.Tens
     pitch that made them, until none is left or ``rounds`` run out."""
     banned = torch.zeros(*grid.shape, CLASSES, dtype=torch.bool)
     for _ in range(rounds):
-        cells = grid.T.numpy()
-        sounding = cells != REST
-        pitch = np.where(sounding, (cells - 1) // 2, -1)
-        starts = sounding & ((cells - 1) % 2 == 0)
+        # look at the notes as the finished score will have them (ties repaired, a
+        # note starting afresh at a fermata), which is what voice leading is judged on
+        cells = repair_ties(grid.T.numpy())
+        grid.copy_(torch.from_numpy(cells.T.copy()))
+        pitch, starts = frame_grid(grid_to_score(cells, marks.numpy()))
         targets = {(f, v) for f, upper, lower, _ in parallel_motion(pitch, starts)
                    for v in (upper, lower) if free[f, v]}
         if not targets:
