@@ -55,7 +55,7 @@ def sampling_flags(parser: argparse.ArgumentParser) -> None:
                         help="no END before this many 16th-note frames (chorales)")
     parser.add_argument("--end-after", type=int, default=None, metavar="FRAMES",
                         help="past this many frames, END grows likelier every frame, so a "
-                             "long piece ends at a close of its own (chorales)")
+                             "long piece ends at a close of its own (chorales; 0: off)")
     parser.add_argument("--end-growth", type=float, default=None,
                         help="factor on END's odds per frame past --end-after (default 1.1)")
 
