@@ -33,6 +33,7 @@ from torch import Tensor
 
 from cadenza.codecs.base import Vocab
 from cadenza.codecs.chorale import FIRST_NOTE, SPECIAL_NAMES
+from cadenza.errors import ConfigError
 from cadenza.generate.processors import Context
 
 VOICE_RANGES: tuple[tuple[int, int], ...] = ((52, 84), (48, 79), (44, 74), (31, 67))
@@ -251,7 +252,7 @@ class EndBoost(_FrameCounter):
     def __init__(self, vocab: Vocab, frames: int, growth: float = 1.1):
         super().__init__(vocab)
         if growth < 1.0:
-            raise ValueError(f"end growth must be >= 1, got {growth}")
+            raise ConfigError(f"end_growth must be >= 1, got {growth}")
         self.frames, self.log_growth = int(frames), math.log(growth)
 
     def __call__(self, logits: Tensor, context: Context) -> Tensor:

@@ -46,8 +46,6 @@ class SamplingSettings:
         if self.min_frames:
             chain.append(MinFrames(vocab, self.min_frames))
         if self.end_after:
-            if self.end_growth < 1.0:
-                raise ConfigError(f"end_growth must be >= 1, got {self.end_growth}")
             chain.append(EndBoost(vocab, self.end_after, self.end_growth))
         return chain
 

@@ -240,8 +240,7 @@ def fill_confident(model: InfillModel | Predictor, cells: np.ndarray, fermata: n
             grid[block[:, 0], block[:, 1]] = MASK
             choice = _predict(predictor, grid, marks).argmax(dim=-1)
             grid[block[:, 0], block[:, 1]] = choice[block[:, 0], block[:, 1]]
-    grid = torch.from_numpy(repair_ties(grid.T.numpy()).T.copy())
-    _avoid_parallels(predictor, grid, marks, free, parallels)
+    _avoid_parallels(predictor, grid, marks, free, parallels)  # repairs ties as it looks
     return repair_ties(grid.T.numpy())
 
 
