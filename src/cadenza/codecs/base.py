@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from cadenza.codecs.spec import CodecSpec
 from cadenza.errors import ConfigError
 from cadenza.score import Score
 
@@ -23,7 +24,7 @@ class Codec(Protocol):
     """What every codec provides."""
 
     name: ClassVar[str]
-    produces: ClassVar[str]  # "tokens" for now; "features" / "frames" plug in later
+    produces: ClassVar[str]  # "tokens" or "frames" (the kind of its main field)
     code_space: int  # codes are 0..code_space-1
     specials: tuple[str, ...]  # token names always kept in the vocabulary
 
@@ -41,6 +42,11 @@ class Codec(Protocol):
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this codec (saved with datasets and runs)."""
+        ...
+
+    @property
+    def spec(self) -> CodecSpec:
+        """What it produces: fields, shapes, dtypes, and the tokens that play roles."""
         ...
 
 
@@ -64,7 +70,7 @@ def build_codec(name: str, **options: Any) -> Codec:
         raise ConfigError(f"unknown codec {name!r}; choose from: {', '.join(sorted(CODECS))}")
     try:
         return CODECS[name](**options)
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ConfigError(f"codec {name!r}: {err}") from None
 
 
@@ -99,6 +105,11 @@ class Vocab:
     @property
     def pad_id(self) -> int:
         return 0
+
+    def role(self, spec: CodecSpec, role: str) -> int | None:
+        """The id of the token that plays ``role`` (bos, eos, frame) in ``spec``, if any."""
+        name = spec.roles.get(role)
+        return self.index.get(name) if name is not None else None
 
     def id(self, token: str) -> int:
         return self.index[token]
