@@ -72,7 +72,7 @@ def read_config(path: str | Path) -> ExperimentConfig:
     path = Path(path)
     _require(path, ("config.json",))
     data = json.loads((path / "config.json").read_text())
-    return from_dict({k: data[k] for k in ("data", "model", "train") if k in data},
+    return from_dict({k: data[k] for k in ("data", "model", "objective", "train") if k in data},
                      where=str(path / "config.json"))
 
 
