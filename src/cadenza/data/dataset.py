@@ -59,7 +59,7 @@ class PreparedDataset:
         self.config = self._json("config.json")
         self.pieces: list[dict[str, Any]] = self._json("pieces.json")
         self.split: dict[str, list[str]] = self._json("split.json")
-        self.vocab = Vocab.load(self.folder / "vocab.json")
+        self.vocab = Vocab.load(self.folder / "vocab.json").adopt_roles(self.codec.spec)
         self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
         self.fields = [FieldSpec.from_json(f) for f in self.manifest.get("fields", [])] or [
             FieldSpec(TOKENS.name, "tokens", self.manifest["dtype"])]
