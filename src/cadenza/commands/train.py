@@ -58,8 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
     result = train(config, args.out, resume=args.resume, init_from=args.init_from)
     best = result["best_loss"]
-    best_text = f"best validation {best:.4f} nats/token at step {result['best_step']}" if (
-        best is not None) else "no validation yet"
+    best_text = (f"best validation {best:.4f} {result['unit']} at step {result['best_step']}"
+                 if best is not None else "no validation yet")
     print(f"stopped ({result['stopped']}) after {result['steps']} steps, "
           f"{result['epochs']} epochs; {best_text}; run in {args.out}")
     return 0
@@ -88,21 +88,27 @@ def _train_infill(args: argparse.Namespace) -> bool:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from cadenza.data.dataset import PreparedDataset
-    from cadenza.evaluate.likelihood import evaluate_nll
     from cadenza.train.checkpoint import check_vocab, load_run
+    from cadenza.train.loop import objective_for
 
     run = load_run(args.run, which=args.which, device=args.device)
     data = args.data or run.config.data
     dataset = PreparedDataset(data)
     check_vocab(run.vocab, dataset.vocab, f"evaluate {args.run} on {data}")
-    result = evaluate_nll(run.model, dataset, args.split)
+    result = objective_for(run.config, dataset).evaluate(run.model, args.split)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"{args.run} ({args.which}) on {data} [{args.split}]: {result['pieces']} pieces, "
-          f"{result['tokens']} tokens")
-    print(f"  nats/token      {result['nats']:.4f}")
-    print(f"  bits/token      {result['bits']:.4f}")
-    print(f"  perplexity      {result['perplexity']:.3f}")
-    print(f"  token accuracy  {result['accuracy']:.4f}")
+          f"{result['count']} {result['unit'].split('/')[-1]}s scored")
+    for key, label in EVALUATE_LINES:
+        if key in result:
+            print(f"  {label:<16}{result[key]:.4f}")
     return 0
+
+
+EVALUATE_LINES = (
+    ("nats_per_frame", "nats/frame"), ("frame_accuracy", "frame accuracy"),
+    ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
+    ("accuracy", "token accuracy"),
+)

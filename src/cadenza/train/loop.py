@@ -114,7 +114,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     log.close()
     plot_curves(log.path, out / "curves.png")
     return {"path": out, "stopped": stop, "steps": pos["step"], "epochs": pos["epoch"],
-            "best_loss": pos["best"], "best_step": pos["best_step"]}
+            "best_loss": pos["best"], "best_step": pos["best_step"], "unit": objective.unit}
 
 
 def _stop_reason(pos: dict[str, Any], t: TrainConfig, started: float) -> str:
