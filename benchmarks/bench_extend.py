@@ -25,7 +25,6 @@ from cadenza.evaluate.metrics import note_density, pitch_class_entropy, pitch_ra
 from cadenza.evaluate.rolls import frames_of
 from cadenza.generate.pianoroll import extend, frame_scores, repeat_last, silence
 from cadenza.train.checkpoint import load_run
-
 from table import print_grid
 
 HORIZONS = (1, 4, 16, 64)

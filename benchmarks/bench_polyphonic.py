@@ -21,7 +21,6 @@ from cadenza.data.dataset import PreparedDataset
 from cadenza.evaluate.rolls import baseline_scores, frames_of, next_frame_guesses
 from cadenza.train.checkpoint import load_run
 from cadenza.train.loop import objective_for
-
 from table import print_grid
 
 
