@@ -57,6 +57,7 @@ class PreparedDataset:
             np.memmap(self.folder / "ids.bin", dtype=dtype, mode="r", shape=(size,))
             if size else np.zeros(0, dtype=dtype)
         )
+        self._id_map: np.ndarray | None = None  # set by ``map_onto``
 
     def _json(self, name: str) -> Any:
         return json.loads((self.folder / name).read_text())
@@ -69,8 +70,29 @@ class PreparedDataset:
         return codec_from_config(self.config["codec"])
 
     def tokens(self, index: int) -> np.ndarray:
-        """Token ids of piece ``index`` (a view into the memmap)."""
-        return self.ids[self.offsets[index]:self.offsets[index + 1]]
+        """Token ids of piece ``index`` (a view into the memmap, or its ids in the
+        vocabulary given to ``map_onto``)."""
+        ids = self.ids[self.offsets[index]:self.offsets[index + 1]]
+        return ids if self._id_map is None else self._id_map[ids]
+
+    def map_onto(self, vocab: Vocab, what: str) -> PreparedDataset:
+        """Read this dataset's pieces in ``vocab``'s ids (a model's), in place.
+
+        A dataset whose tokens are a subset of ``vocab`` (the plain chorales against a
+        model trained with transposed copies, which saw more pitches) is scored the
+        same as the model's own dataset; a token ``vocab`` lacks is refused by name,
+        as its id would mean nothing to the model.
+        """
+        if vocab == self.vocab:
+            return self
+        unseen = [t for t in self.vocab.tokens if t not in vocab.index]
+        if unseen:
+            shown = ", ".join(repr(t) for t in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+            raise ConfigError(f"{what}: the dataset holds {len(unseen)} token(s) the model has "
+                              f"never seen ({shown}); use a dataset prepared like the model's")
+        self._id_map = np.array([vocab.index[t] for t in self.vocab.tokens], dtype=np.int64)
+        self.vocab = vocab
+        return self
 
     def indices(self, split: str, augmented: bool = True) -> list[int]:
         """Pieces in a split; ``augmented=False`` keeps only untransposed originals."""
