@@ -7,9 +7,7 @@ import torch
 
 from cadenza.cli import main
 from cadenza.models import build_model
-
-checkpoint = pytest.importorskip(
-    "cadenza.train.checkpoint", reason="cadenza.train.checkpoint (load_run) is not there yet")
+from cadenza.train import checkpoint
 
 
 @pytest.fixture

@@ -68,8 +68,8 @@ def _harmonizer(run: Path | None, args: argparse.Namespace):
 
 def run_harmonize(args: argparse.Namespace) -> int:
     from cadenza.generate.outputs import check_formats, write_outputs
-    from cadenza.harmonize.grid import parse_voices
-    from cadenza.harmonize.melody import load_melody
+    from cadenza.harmonize.grid import VOICE_LETTERS, parse_voices
+    from cadenza.harmonize.melody import check_kept, load_melody
 
     if len(args.paths) > 2:
         raise ConfigError("give at most a run folder and one melody file")
@@ -85,9 +85,12 @@ def run_harmonize(args: argparse.Namespace) -> int:
     filled, logp = harmonizer.fill(melody.cells, melody.fermata, args.method, width=args.width,
                                    temperature=args.temperature, seed=args.seed)
     score = melody.to_score(filled)
+    kept = check_kept(melody.original, score, melody.given)
     written = write_outputs(score, args.out, f"{melody_path.stem}-harmonized", formats)
     print(f"harmonized {melody_path.name} ({score.end // score.tpq} quarters, given "
-          f"{args.given.upper()}, method {args.method or harmonizer.methods[0]}):")
+          f"{args.given.upper()}, method {args.method or harmonizer.methods[0]}); kept the "
+          f"given {''.join(VOICE_LETTERS[v] for v in melody.given)} note for note "
+          f"({kept} notes):")
     for path in written.values():
         print(f"  {path}")
     return 0
