@@ -25,6 +25,7 @@ continues the same pitch in the cell before it. Given cells are never touched.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ import torch
 
 from cadenza.errors import ConfigError
 from cadenza.evaluate.voiceleading import frame_grid, parallel_motion
+from cadenza.generate.processors import Context, LogitsProcessor, apply
 from cadenza.harmonize.grid import grid_to_score
 from cadenza.models.infill import CLASSES, FRAMES_PER_BAR, MASK, REST, InfillModel
 
@@ -246,9 +248,10 @@ def fill_confident(model: InfillModel | Predictor, cells: np.ndarray, fermata: n
 
 
 def fill_gibbs(model: InfillModel | Predictor, cells: np.ndarray, fermata: np.ndarray,
-               steps: int = 64, temperature: float = 1.0, seed: int = 0,
+               steps: int = 64, processors: Sequence[LogitsProcessor] = (), seed: int = 0,
                floor: float = 0.05) -> np.ndarray:
-    """Fill the MASK cells by annealed blocked Gibbs sampling (Coconet)."""
+    """Fill the MASK cells by annealed blocked Gibbs sampling (Coconet), each draw
+    through ``processors`` (temperature, top-k, ...; the chain ``generate`` uses)."""
     predictor = as_predictor(model)
     predictor.model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -263,6 +266,6 @@ def fill_gibbs(model: InfillModel | Predictor, cells: np.ndarray, fermata: np.nd
         block = free[torch.randperm(len(free), generator=generator)[:count]]
         grid[block[:, 0], block[:, 1]] = MASK
         logp = _predict(predictor, grid, marks)[block[:, 0], block[:, 1]]  # [n, C]
-        probs = torch.softmax(logp / max(temperature, 1e-4), dim=-1)
+        probs = torch.softmax(apply(processors, logp, Context(torch.zeros(len(logp), 0))), dim=-1)
         grid[block[:, 0], block[:, 1]] = torch.multinomial(probs, 1, generator=generator)[:, 0]
     return repair_ties(grid.T.numpy())
