@@ -3,7 +3,8 @@
 The melody is transposed to C major / A minor (the models' key), moved by
 octaves into the voices' ranges if needed (with a notice), and laid out as grid
 rows; the voices to fill are MASK. Nothing of the melody is dropped: a chord in
-a given part, or a melody that cannot fit, is a clear error instead.
+a given part, or a melody that cannot fit, is a clear error instead, and
+:func:`check_kept` checks the finished output against the melody note for note.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def check_kept(given: Score, output: Score, parts: list[int] | None = None,
             onset, length, pitch = (lost or extra)[0]
             what = "would be lost" if lost else "would be added"
             raise CadenzaError(
-                f"cannot keep the given notes note for note: {len(lost)} of {sum(want.values())}"
+                f"cannot keep the given notes note for note: {len(lost) or len(extra)} of "
+                f"{sum(want.values())}"
                 f" would change (first: MIDI {pitch} at quarter {onset / given.tpq:g}, "
                 f"{length / given.tpq:g} quarters, {what}); nothing written")
         total += sum(want.values())
