@@ -28,11 +28,32 @@ class DataConfig:
 
     corpus: str = "bach-chorales"
     codec: str = "chorale"
+    codec_options: dict[str, Any] = field(default_factory=dict)  # --set codec.X=...
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test
     seed: int = 0  # decides which piece falls in which split
 
+    @classmethod
+    def for_corpus(cls, corpus: str, codec: str | None = None) -> DataConfig:
+        """The settings a corpus is prepared with by default: the chorale pipeline, or
+        what a benchmark corpus declares (its rolls as they are)."""
+        from cadenza.corpus.benchmarks import BENCHMARKS, DATA_DEFAULTS
+
+        if corpus not in BENCHMARKS:
+            return cls(corpus=corpus, codec=codec or "chorale")
+        defaults = DATA_DEFAULTS
+        same_codec = codec in (None, defaults["codec"])
+        return cls(corpus=corpus, codec=codec or defaults["codec"],
+                   codec_options=dict(defaults["codec_options"]) if same_codec else {},
+                   preprocess=PreprocessConfig(**defaults["preprocess"]))
+
+    def build_codec(self) -> Any:
+        from cadenza.codecs import build_codec
+
+        return build_codec(self.codec, **self.codec_options)
+
     def check(self) -> None:
+        self.build_codec()
         ratios = self.split
         if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise ConfigError(f"split must be three ratios >= 0 summing to 1, got {ratios}")
@@ -49,6 +70,9 @@ def apply_overrides(config: Any, overrides: list[str]) -> Any:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         path, raw = item.split("=", 1)
+        if path.strip().startswith("codec.") and hasattr(config, "codec_options"):
+            _set_codec_option(config, path.strip(), raw.strip())
+            continue
         target = config
         names = path.strip().split(".")
         for name in names[:-1]:
@@ -59,6 +83,24 @@ def apply_overrides(config: Any, overrides: list[str]) -> Any:
             raise ConfigError(f"--set {path}: unknown key; valid keys: {', '.join(keys(config))}")
         setattr(target, name, parse_value(raw.strip(), hints[name], path))
     return config
+
+
+def _set_codec_option(config: Any, path: str, raw: str) -> None:
+    """``--set codec.X=value``, typed by the codec's constructor."""
+    import inspect
+
+    from cadenza.codecs import CODECS
+
+    if config.codec not in CODECS:
+        raise ConfigError(f"unknown codec {config.codec!r}; choose from: {', '.join(CODECS)}")
+    cls = CODECS[config.codec]
+    hints = typing.get_type_hints(cls.__init__)
+    name = path.split(".", 1)[1]
+    options = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    if name not in options:
+        raise ConfigError(f"--set {path}: codec {config.codec!r} has no option {name!r}; "
+                          f"its options: {', '.join(options)}")
+    config.codec_options[name] = parse_value(raw, hints.get(name, str), path)
 
 
 def _child(target: Any, name: str, path: str) -> Any:

@@ -88,6 +88,8 @@ class Score:
     )
     tempos: list[tuple[int, float]] = field(default_factory=lambda: [(0, 120.0)])
     title: str = ""
+    # sustain pedal: [k, 2] int64 (down tick, up tick), sorted; None where not known
+    pedals: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.notes = sort_notes(np.asarray(self.notes, dtype=NOTE_DTYPE))

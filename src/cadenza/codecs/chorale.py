@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cadenza.codecs.base import register_codec
+from cadenza.codecs.spec import TOKENS, CodecSpec
 from cadenza.errors import CadenzaError
 from cadenza.score import DEFAULT_TPQ, Score, TimeSignature, make_notes
 
@@ -61,6 +62,10 @@ class ChoraleCodec:
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "steps_per_quarter": self.steps_per_quarter,
                 "voices": self.voices}
+
+    @property
+    def spec(self) -> CodecSpec:
+        return CodecSpec((TOKENS,), {"bos": "START", "eos": "END", "frame": "|||"})
 
     # -- names -----------------------------------------------------------------
     def token_name(self, code: int) -> str:

@@ -12,7 +12,10 @@ from cadenza.commands import add_command, add_corpus_options
 def register(commands) -> None:
     prepare = add_command(commands, "prepare", "read, preprocess and encode a corpus", run_prepare)
     add_corpus_options(prepare)
-    prepare.add_argument("--codec", default="chorale", help="codec name (default: chorale)")
+    prepare.add_argument("--codec", default=None,
+                         help="codec name (default: chorale; pianoroll for the benchmark "
+                              "corpora jsb, nottingham, musedata, piano-midi); its options "
+                              "by --set codec.NAME=VALUE")
     prepare.add_argument("--out", required=True, type=Path, help="dataset folder to write")
     prepare.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -35,13 +38,13 @@ def run_prepare(args: argparse.Namespace) -> int:
     from cadenza.config import DataConfig, apply_overrides
     from cadenza.corpus.prepare import prepare
 
-    config = apply_overrides(DataConfig(corpus=args.corpus, codec=args.codec), args.overrides)
+    config = apply_overrides(DataConfig.for_corpus(args.corpus, args.codec), args.overrides)
     cache = None if args.no_cache else (args.cache or "default")
     manifest = prepare(config, args.out, jobs=args.jobs, cache_dir=cache, force=args.force,
                        progress=not args.quiet)
     counts = manifest["counts"]
     print(
-        f"prepared {counts['pieces']} pieces ({counts['tokens']} tokens, "
+        f"prepared {counts['pieces']} pieces ({counts['tokens']} steps, "
         f"vocabulary {counts['vocab_size']}) from {counts['files']} files into {args.out} "
         f"in {manifest['seconds']:.1f} s"
     )

@@ -15,6 +15,8 @@ def register(commands) -> None:
                            run_generate)
     generate.add_argument("run", nargs="?", type=Path, default=None,
                           help="run folder (default: the shipped chorale model)")
+    generate.add_argument("--length", type=int, default=None, metavar="BARS",
+                          help="bars per piece (piano-roll runs; default 8)")
     _sampling_options(generate)
 
     cont = add_command(commands, "continue", "continue a primer file with a trained run",
@@ -25,6 +27,9 @@ def register(commands) -> None:
     length.add_argument("--frames", type=int, help="keep the primer's first N 16th-note frames")
     length.add_argument("--bars", type=int, help="keep the primer's first N bars")
     length.add_argument("--notes", type=int, help="keep the primer up to its N-th note")
+    cont.add_argument("--length", type=int, default=None, metavar="BARS",
+                      help="bars to add (piano-roll runs; default 4; chorales end at a "
+                           "close of their own)")
     _sampling_options(cont)
 
 
@@ -105,10 +110,13 @@ def _write(scores: list, args: argparse.Namespace, formats: tuple[str, ...], nam
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from cadenza.commands._rolls import generate_rolls, is_pianoroll
     from cadenza.generate import sample
 
     settings = _settings(args)
     run = _load(args.run)
+    if is_pianoroll(run):
+        return generate_rolls(args, run, settings["formats"])
     processors = sampling_settings(args, run.path).processors(run.vocab)
     rows = sample(run.model, run.vocab, n=args.n, processors=processors,
                   max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
@@ -118,6 +126,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_continue(args: argparse.Namespace) -> int:
+    from cadenza.commands._rolls import continue_rolls, is_pianoroll
     from cadenza.errors import CadenzaError
     from cadenza.generate.continuation import continue_primer, load_primer
     from cadenza.harmonize.melody import check_kept
@@ -127,6 +136,8 @@ def run_continue(args: argparse.Namespace) -> int:
     run_path, primer_path = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
     settings = _settings(args)
     run = _load(run_path)
+    if is_pianoroll(run):
+        return continue_rolls(args, run, primer_path, settings["formats"])
     full = _harmonized_primer(primer_path) if run.codec.name == "chorale" else None
     primer = load_primer(primer_path, run.codec, run.vocab, frames=args.frames,
                          bars=args.bars, notes=args.notes, score=full)

@@ -63,9 +63,10 @@ class PrepareCache:
                 results.append(Skip(source, item["reason"]))
                 continue
             codes = {}
-            for shift, length in item["lengths"]:
-                codes[int(shift)] = blob[start:start + length]
-                start += length
+            tail = tuple(item.get("tail", ()))  # the shape of one step, for frame codecs
+            for shift, size in item["lengths"]:
+                codes[int(shift)] = blob[start:start + size].reshape(-1, *tail)
+                start += size
             results.append(Piece(task.piece_id + item["suffix"], source, codes, item["facts"]))
         return results
 
@@ -80,9 +81,10 @@ class PrepareCache:
                 continue
             meta.append({
                 "suffix": suffix, "facts": r.facts,
-                "lengths": [[shift, len(c)] for shift, c in r.codes.items()],
+                "lengths": [[shift, int(np.size(c))] for shift, c in r.codes.items()],
+                "tail": list(np.shape(next(iter(r.codes.values())))[1:]),
             })
-            chunks.extend(r.codes.values())
+            chunks.extend(np.ravel(c) for c in r.codes.values())
         blob = np.concatenate(chunks).astype(np.uint16).tobytes() if chunks else b""
         self.db.execute(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (key, json.dumps(meta), blob)

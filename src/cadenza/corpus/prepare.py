@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from cadenza import __version__
-from cadenza.codecs import Vocab, build_codec
+from cadenza.codecs import Vocab
 from cadenza.config import DataConfig
 from cadenza.corpus.cache import PrepareCache, default_cache_dir, file_key, settings_digest
 from cadenza.corpus.sources import SourceFile, list_sources
 from cadenza.corpus.splits import SPLITS, assign_splits
 from cadenza.corpus.worker import Skip, Task, prepare_file
-from cadenza.data.dataset import FILES, smallest_dtype
+from cadenza.data.dataset import META_FILES, field_file, smallest_dtype
 from cadenza.errors import ConfigError
 
 BATCH_FILES = 512  # files read and handed to the pool at a time
@@ -47,7 +47,7 @@ def prepare(
     """Prepare ``config.corpus`` into the folder ``out``; returns the manifest."""
     started = time.perf_counter()
     config.check()
-    codec = build_codec(config.codec)
+    codec = config.build_codec()
     out = Path(out)
     settings = {"codec": codec.config(), "preprocess": asdict(config.preprocess)}
     _check_out(out, config, force)
@@ -60,7 +60,8 @@ def prepare(
     cache = PrepareCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     try:
         skipped, counts = _encode_all(sources, settings, jobs, cache, work, progress)
-        manifest = _finish(skipped, counts, config, codec, work)
+        published = {s.piece_id: s.split for s in sources if s.split}
+        manifest = _finish(skipped, counts, config, codec, work, published)
     finally:
         cache.close()
     manifest["seconds"] = round(time.perf_counter() - started, 3)
@@ -151,7 +152,7 @@ def _encode_all(sources, settings, jobs, cache, work, progress):
                     skipped.append({"source": result.source, "reason": result.reason})
                     continue
                 for shift, codes in result.codes.items():
-                    sink.write(np.asarray(codes, dtype=np.uint16).tobytes())
+                    sink.write(np.asarray(codes, dtype=np.uint16).tobytes())  # rows of a step
                     log.write(json.dumps({
                         "id": result.piece_id if not shift else f"{result.piece_id}@{shift:+d}",
                         "piece": result.piece_id, "source": result.source,
@@ -168,16 +169,20 @@ def _records(work: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-def _kept_codes(records: Iterable[dict[str, Any]], path: Path):
-    """Each record with its codes, read with seek+read rather than a memmap: mapped
-    pages of a file count in the process's RSS, reads through a buffer do not."""
+def _kept_codes(records: Iterable[dict[str, Any]], path: Path, tail: tuple[int, ...] = ()):
+    """Each record with its codes (``[length, *tail]``), read with seek+read rather than
+    a memmap: mapped pages of a file count in the process's RSS, reads through a buffer
+    do not."""
+    width = int(np.prod(tail)) if tail else 1
     with open(path, "rb") as source:
         for r in records:
-            source.seek(2 * r["start"])
-            yield r, np.fromfile(source, dtype=np.uint16, count=r["length"])
+            source.seek(2 * width * r["start"])
+            codes = np.fromfile(source, dtype=np.uint16, count=r["length"] * width)
+            yield r, codes.reshape(-1, *tail)
 
 
-def _finish(skipped, counts, config: DataConfig, codec, work: Path) -> dict[str, Any]:
+def _finish(skipped, counts, config: DataConfig, codec, work: Path,
+            published: dict[str, str] | None = None) -> dict[str, Any]:
     """Split, build the vocabulary, map codes to ids, write every dataset file.
 
     Records are read back from disk in passes, so only the piece ids (for the
@@ -186,25 +191,32 @@ def _finish(skipped, counts, config: DataConfig, codec, work: Path) -> dict[str,
     originals = [r["piece"] for r in _records(work) if not r["augment_shift"]]
     if len(set(originals)) != len(originals):
         raise ConfigError("two pieces share an id; rename the duplicate files")
-    split = assign_splits(originals, config.split, config.seed)
+    if published and all(p in published for p in originals):
+        split = {p: published[p] for p in originals}  # the corpus's own split
+    else:
+        split = assign_splits(originals, config.split, config.seed)
     del originals
 
     def kept() -> Iterator[dict[str, Any]]:
         return (r for r in _records(work)
                 if not r["augment_shift"] or split[r["piece"]] == "train")
 
-    used = np.zeros(codec.code_space, dtype=np.int64)
-    for _, codes in _kept_codes(kept(), work / "codes.tmp"):
-        used += np.bincount(codes, minlength=codec.code_space)
-    vocab = Vocab.build(codec, np.nonzero(used)[0].tolist())
-    dtype = smallest_dtype(len(vocab))
+    spec = codec.spec.main
+    if spec.kind == "tokens":
+        used = np.zeros(codec.code_space, dtype=np.int64)
+        for _, codes in _kept_codes(kept(), work / "codes.tmp"):
+            used += np.bincount(codes, minlength=codec.code_space)
+        vocab = Vocab.build(codec, np.nonzero(used)[0].tolist())
+        dtype = smallest_dtype(len(vocab))
+    else:  # frames are stored as they are; the vocabulary holds padding only
+        vocab, dtype = Vocab([Vocab.PAD], [-1]), np.dtype(spec.dtype)
     offsets = [0]
     tokens = dict.fromkeys(SPLITS, 0)
     n_kept = 0
-    with open(work / "ids.bin", "wb") as sink, open(work / "pieces.json", "w") as pieces:
+    with open(work / field_file(spec), "wb") as sink, open(work / "pieces.json", "w") as pieces:
         pieces.write("[")
-        for r, codes in _kept_codes(kept(), work / "codes.tmp"):
-            ids = vocab.encode(codes, where=r["id"])
+        for r, codes in _kept_codes(kept(), work / "codes.tmp", spec.shape):
+            ids = vocab.encode(codes, where=r["id"]) if spec.kind == "tokens" else codes
             sink.write(ids.astype(dtype).tobytes())
             offsets.append(offsets[-1] + r["length"])
             piece = {"id": r["id"], "piece": r["piece"], "source": r["source"],
@@ -226,6 +238,7 @@ def _finish(skipped, counts, config: DataConfig, codec, work: Path) -> dict[str,
     return {
         "version": __version__,
         "dtype": dtype.name,
+        "fields": [spec.to_json()],
         "counts": {
             **counts,
             "pieces": len(split),
@@ -257,7 +270,7 @@ def _check_out(out: Path, config: DataConfig, force: bool) -> None:
         old = json.loads(existing.read_text())
     except (OSError, json.JSONDecodeError):
         raise ConfigError(f"--out {out} holds an unreadable config.json") from None
-    new = _config_record(config, build_codec(config.codec))
+    new = _config_record(config, config.build_codec())
     if old.get("data") != new["data"] or old.get("codec") != new["codec"]:
         changed = _differences(old.get("data", {}), new["data"])
         raise ConfigError(
@@ -280,7 +293,7 @@ def _differences(old: dict, new: dict, prefix: str = "") -> str:
 
 def _move_into_place(work: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
+    for name in (*META_FILES, *(p.name for p in work.glob("*.bin"))):
         os.replace(work / name, out / name)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -10,26 +10,33 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cadenza.corpus.benchmarks import BENCHMARKS, benchmark_folder, fixed_split
 from cadenza.errors import ConfigError
 from cadenza.io.read import SUFFIXES
 
 BACH_CHORALES = "bach-chorales"
-EMBEDDED = (BACH_CHORALES,)
+EMBEDDED = (BACH_CHORALES, *BENCHMARKS)
 _PREFERRED_SUFFIX = (".mxl", ".musicxml", ".xml", ".krn")
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file to read: ``piece_id`` names it in splits and manifests."""
+    """One file to read: ``piece_id`` names it in splits and manifests; ``split`` is
+    its published split where the corpus has one (else the seeded split decides)."""
 
     piece_id: str
     path: str
+    split: str | None = None
 
 
 def list_sources(corpus: str) -> list[SourceFile]:
     """The files of an embedded corpus (by name) or of a folder (searched recursively)."""
     if corpus == BACH_CHORALES:
         return bach_chorale_files()
+    if corpus in BENCHMARKS:
+        from cadenza.corpus.cache import default_cache_dir
+
+        corpus = str(benchmark_folder(corpus, default_cache_dir()))
     folder = Path(corpus)
     if not folder.exists():
         raise ConfigError(
@@ -38,7 +45,9 @@ def list_sources(corpus: str) -> list[SourceFile]:
         )
     if folder.is_file():
         return [SourceFile(folder.name, str(folder))]
-    return [SourceFile(name, os.path.join(folder, name)) for name in _music_files(folder)]
+    published = fixed_split(folder) or {}
+    return [SourceFile(name, os.path.join(folder, name), published.get(name))
+            for name in _music_files(folder)]
 
 
 def _music_files(folder: Path) -> list[str]:

@@ -1,10 +1,14 @@
 """The prepared dataset on disk, and its reader.
 
-A dataset folder holds:
+A dataset folder is a store of named per-step arrays. It holds:
 
-- ``ids.bin``: every piece's token ids back to back, in the smallest unsigned type
-  that fits the vocabulary (read with ``np.memmap``; the type is in ``manifest.json``);
-- ``offsets.npy``: int64 start of each piece in ``ids.bin``, plus the end;
+- one ``<field>.bin`` per field the codec declares (:class:`cadenza.codecs.spec.CodecSpec`):
+  every piece's steps back to back, first axis time, read with ``np.memmap``. Token ids
+  live in ``ids.bin`` in the smallest unsigned type that fits the vocabulary; frames
+  such as ``[N, 88]`` piano rolls in ``roll.bin`` in the codec's own dtype. Names,
+  dtypes and shapes are in ``manifest.json`` (``fields``);
+- ``offsets.npy``: int64 start of each piece (in steps, shared by every field), plus the
+  end;
 - ``pieces.json``: per piece its id, source, split, transposition shift and facts;
 - ``split.json``: which original piece is in train / validation / test;
 - ``vocab.json``; ``config.json`` (data and codec config, package version);
@@ -21,10 +25,16 @@ from typing import Any
 import numpy as np
 
 from cadenza.codecs import Codec, Vocab, codec_from_config
+from cadenza.codecs.spec import TOKENS, FieldSpec
 from cadenza.errors import ConfigError
 
-FILES = ("ids.bin", "offsets.npy", "pieces.json", "split.json", "vocab.json", "config.json",
-         "manifest.json")
+META_FILES = ("offsets.npy", "pieces.json", "split.json", "vocab.json", "config.json",
+              "manifest.json")
+FILES = ("ids.bin", *META_FILES)  # a token dataset (every dataset before named fields)
+
+
+def field_file(spec: FieldSpec) -> str:
+    return "ids.bin" if spec.kind == "tokens" else f"{spec.name}.bin"
 
 
 def smallest_dtype(vocab_size: int) -> np.dtype:
@@ -39,7 +49,7 @@ class PreparedDataset:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
-        missing = [f for f in FILES if not (self.folder / f).exists()]
+        missing = [f for f in META_FILES if not (self.folder / f).exists()]
         if missing:
             raise ConfigError(
                 f"{self.folder} is not a prepared dataset (missing {', '.join(missing)}); "
@@ -49,15 +59,23 @@ class PreparedDataset:
         self.config = self._json("config.json")
         self.pieces: list[dict[str, Any]] = self._json("pieces.json")
         self.split: dict[str, list[str]] = self._json("split.json")
-        self.vocab = Vocab.load(self.folder / "vocab.json")
+        self.vocab = Vocab.load(self.folder / "vocab.json").adopt_roles(self.codec.spec)
         self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
-        dtype = np.dtype(self.manifest["dtype"])
-        size = int(self.offsets[-1])
-        self.ids = (
-            np.memmap(self.folder / "ids.bin", dtype=dtype, mode="r", shape=(size,))
-            if size else np.zeros(0, dtype=dtype)
-        )
+        self.fields = [FieldSpec.from_json(f) for f in self.manifest.get("fields", [])] or [
+            FieldSpec(TOKENS.name, "tokens", self.manifest["dtype"])]
+        self.arrays = {spec.name: self._memmap(spec) for spec in self.fields}
+        self.main = self.fields[0]
+        self.ids = self.arrays[self.main.name]  # the field models read (token ids or frames)
         self._id_map: np.ndarray | None = None  # set by ``map_onto``
+
+    def _memmap(self, spec: FieldSpec) -> np.ndarray:
+        dtype = np.dtype(self.manifest["dtype"] if spec.kind == "tokens" else spec.dtype)
+        shape = (int(self.offsets[-1]), *spec.shape)
+        path = self.folder / field_file(spec)
+        if not path.exists():
+            raise ConfigError(f"{self.folder} is not a prepared dataset (missing {path.name})")
+        return np.memmap(path, dtype=dtype, mode="r", shape=shape) if shape[0] else np.zeros(
+            shape, dtype=dtype)
 
     def _json(self, name: str) -> Any:
         return json.loads((self.folder / name).read_text())
@@ -70,8 +88,9 @@ class PreparedDataset:
         return codec_from_config(self.config["codec"])
 
     def tokens(self, index: int) -> np.ndarray:
-        """Token ids of piece ``index`` (a view into the memmap, or its ids in the
-        vocabulary given to ``map_onto``)."""
+        """The steps of piece ``index`` in the main field (token ids, or frames
+        ``[N, *shape]``): a view into the memmap, or token ids in the vocabulary given
+        to ``map_onto``."""
         ids = self.ids[self.offsets[index]:self.offsets[index + 1]]
         return ids if self._id_map is None else self._id_map[ids]
 
@@ -85,6 +104,8 @@ class PreparedDataset:
         """
         if vocab == self.vocab:
             return self
+        if self.main.kind != "tokens":
+            raise ConfigError(f"{what}: vocabulary differs, and the dataset holds no tokens")
         unseen = [t for t in self.vocab.tokens if t not in vocab.index]
         if unseen:
             shown = ", ".join(repr(t) for t in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
@@ -93,6 +114,10 @@ class PreparedDataset:
         self._id_map = np.array([vocab.index[t] for t in self.vocab.tokens], dtype=np.int64)
         self.vocab = vocab
         return self
+
+    def array(self, name: str, index: int) -> np.ndarray:
+        """Piece ``index`` of the field ``name``."""
+        return self.arrays[name][self.offsets[index]:self.offsets[index + 1]]
 
     def indices(self, split: str, augmented: bool = True) -> list[int]:
         """Pieces in a split; ``augmented=False`` keeps only untransposed originals."""

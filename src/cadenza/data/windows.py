@@ -18,7 +18,10 @@ window (about ``seq_len / 2`` tokens a piece, ~6% on the chorales at 128).
 piece drawn in proportion to its length, starting at its START with probability
 ``start_fraction`` and at a uniform offset otherwise; shorter pieces are padded.
 
-Targets are the inputs shifted by one; padding (id 0) is the ignored target.
+Targets are the inputs shifted by one; padding (id 0) is the ignored target. The same
+windows serve frame fields (``[N, 88]`` piano rolls): a silent frame stands before each
+piece in the place of START, so the first frame is predicted from nothing, and
+``Batch.mask`` marks the targets that are real frames rather than padding.
 """
 
 from __future__ import annotations
@@ -37,20 +40,28 @@ PAD = 0
 
 @dataclass
 class Batch:
-    """inputs and targets [B, T] (target 0 = no loss); keep [B]: carry the row's state."""
+    """inputs and targets [B, T] (token ids; target 0 = no loss) or [B, T, *step]
+    (frames, with ``mask`` [B, T] marking real targets); keep [B]: carry the row's state."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
     keep: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         keep = None if self.keep is None else self.keep.to(device)
-        return Batch(self.inputs.to(device), self.targets.to(device), keep)
+        mask = None if self.mask is None else self.mask.to(device)
+        return Batch(self.inputs.to(device), self.targets.to(device), keep, mask)
+
+    @property
+    def valid(self) -> torch.Tensor:
+        """[B, T] bool: which targets are scored."""
+        return self.mask if self.mask is not None else self.targets != PAD
 
     @property
     def tokens(self) -> int:
         """Number of scored (non-padding) targets."""
-        return int((self.targets != PAD).sum())
+        return int(self.valid.sum())
 
 
 class _Windows:
@@ -61,22 +72,44 @@ class _Windows:
     def __init__(self, dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,
                  seed: int, augmented: bool = True) -> None:
         self.dataset, self.batch_size, self.seq_len, self.seed = dataset, batch_size, seq_len, seed
-        self.pieces = [i for i in dataset.indices(split, augmented)
-                       if len(dataset.tokens(i)) > 1]
+        self.frames = dataset.main.kind != "tokens"  # a silent frame stands for START
+        sizes = np.diff(dataset.offsets) + (1 if self.frames else 0)
+        self.pieces = [i for i in dataset.indices(split, augmented) if sizes[i] > 1]
         if not self.pieces:
             raise ConfigError(f"{dataset.folder}: no {split} pieces to train on")
-        self.lengths = np.array([len(dataset.tokens(i)) for i in self.pieces], dtype=np.int64)
+        self.lengths = sizes[self.pieces].astype(np.int64)
+        self.step_shape = tuple(dataset.main.shape)
         self.windows_per_epoch = 0
 
-    def _window(self, piece: int, start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs and targets [seq_len] from ``start`` of ``piece``, padded with 0."""
-        ids = np.asarray(self.dataset.tokens(piece), dtype=np.int64)
-        x = np.zeros(self.seq_len, dtype=np.int64)
-        y = np.zeros(self.seq_len, dtype=np.int64)
-        chunk = ids[start:start + self.seq_len + 1]
-        x[:max(len(chunk) - 1, 0)] = chunk[:-1]
-        y[:max(len(chunk) - 1, 0)] = chunk[1:]
-        return x, y
+    def _sequence(self, piece: int) -> np.ndarray:
+        """The piece as the model reads it: token ids from START, or frames after a
+        silent one."""
+        steps = self.dataset.tokens(piece)
+        if not self.frames:
+            return np.asarray(steps, dtype=np.int64)
+        return np.concatenate([np.zeros((1, *self.step_shape), np.float32),
+                               np.asarray(steps, dtype=np.float32)])
+
+    def _empty(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        shape = (self.batch_size, self.seq_len, *self.step_shape)
+        dtype = np.float32 if self.frames else np.int64
+        return np.zeros(shape, dtype), np.zeros(shape, dtype), np.zeros(shape[:2], bool)
+
+    def _window(self, piece: int, start: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Inputs and targets [seq_len, ...] from ``start`` of ``piece``, zero-padded,
+        and the number of real targets."""
+        seq = self._sequence(piece)
+        x = np.zeros((self.seq_len, *seq.shape[1:]), dtype=seq.dtype)
+        y = np.zeros_like(x)
+        chunk = seq[start:start + self.seq_len + 1]
+        n = max(len(chunk) - 1, 0)
+        x[:n], y[:n] = chunk[:-1], chunk[1:]
+        return x, y, n
+
+    def _batch(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray,
+               keep: torch.Tensor | None = None) -> Batch:
+        mask = torch.from_numpy(valid) if self.frames else None
+        return Batch(torch.from_numpy(x), torch.from_numpy(y), keep, mask)
 
 
 class TBPTTStreams(_Windows):
@@ -118,13 +151,12 @@ class TBPTTStreams(_Windows):
     def batch(self, epoch: int, index: int) -> Batch:
         """Window ``index`` of ``epoch`` for every row."""
         plan = self._plan(epoch)[:, index]  # [B, 2]
-        x = np.zeros((self.batch_size, self.seq_len), dtype=np.int64)
-        y = np.zeros_like(x)
+        x, y, valid = self._empty()
         for r, (k, chunk) in enumerate(plan):
             if k >= 0:
-                x[r], y[r] = self._window(self.pieces[k], int(chunk) * self.seq_len)
-        keep = torch.from_numpy(plan[:, 1] > 0)
-        return Batch(torch.from_numpy(x), torch.from_numpy(y), keep)
+                x[r], y[r], n = self._window(self.pieces[k], int(chunk) * self.seq_len)
+                valid[r, :n] = True
+        return self._batch(x, y, valid, torch.from_numpy(plan[:, 1] > 0))
 
 
 def _balance(rows: list[list[int]], chunks: np.ndarray, load: np.ndarray) -> None:
@@ -163,14 +195,14 @@ class RandomWindows(_Windows):
     def batch(self, epoch: int, index: int) -> Batch:
         rng = np.random.default_rng([self.seed, epoch, index])
         picks = rng.choice(len(self.pieces), size=self.batch_size, p=self.weights)
-        x = np.zeros((self.batch_size, self.seq_len), dtype=np.int64)
-        y = np.zeros_like(x)
+        x, y, valid = self._empty()
         for r, k in enumerate(picks):
             span = int(self.lengths[k]) - 1 - self.seq_len
             from_start = span <= 0 or rng.random() < self.start_fraction
             start = 0 if from_start else int(rng.integers(0, span + 1))
-            x[r], y[r] = self._window(self.pieces[k], start)
-        return Batch(torch.from_numpy(x), torch.from_numpy(y))
+            x[r], y[r], n = self._window(self.pieces[k], start)
+            valid[r, :n] = True
+        return self._batch(x, y, valid)
 
 
 def make_windows(dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,

@@ -10,6 +10,7 @@ over longer pieces, advancing by half a context, so each token is predicted from
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,26 +30,37 @@ def evaluate_nll(
     split: str = "validation",
     batch_size: int = 16,
     augmented: bool = True,
+    constraint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    frame_id: int | None = None,
 ) -> dict[str, Any]:
     """Score ``split``: ``nats``/``bits`` per token, ``perplexity``, top-1 ``accuracy``,
-    the number of scored ``tokens`` and of ``pieces``. The model is left in the mode it
-    came in (it is scored in eval mode)."""
+    the number of scored ``tokens`` and of ``pieces``; with ``frame_id`` (the frame
+    delimiter's id) also ``frames`` and ``nats_per_frame``. ``constraint(logits,
+    inputs)`` masks logits before scoring (an objective's restriction to valid
+    sequences). The model is left in the mode it came in (it is scored in eval mode)."""
     pieces = [i for i in dataset.indices(split, augmented=augmented)
               if len(dataset.tokens(i)) > 1]
     pieces.sort(key=lambda i: len(dataset.tokens(i)))  # similar lengths share a batch
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    nll, correct, count = 0.0, 0, 0
+    nll, correct, count, frames = 0.0, 0, 0, 0
     try:
         for start in range(0, len(pieces), batch_size):
             ids = _padded([dataset.tokens(i) for i in pieces[start:start + batch_size]])
-            n, c, k = score_batch(model, torch.from_numpy(ids).to(device))
+            n, c, k = score_batch(model, torch.from_numpy(ids).to(device), constraint)
             nll, correct, count = nll + n, correct + c, count + k
+            if frame_id is not None:
+                frames += int((ids[:, 1:] == frame_id).sum())
     finally:
         model.train(was_training)
     nats = nll / count if count else float("nan")
+    if frame_id is not None:
+        extra = {"frames": frames, "nats_per_frame": nll / frames if frames else float("nan")}
+    else:
+        extra = {}
     return {
+        **extra,
         "nats": nats,
         "bits": nats / math.log(2),
         "perplexity": math.exp(nats) if count else float("nan"),
@@ -59,7 +71,9 @@ def evaluate_nll(
 
 
 @torch.no_grad()
-def score_batch(model: SequenceModel, ids: torch.Tensor) -> tuple[float, int, int]:
+def score_batch(model: SequenceModel, ids: torch.Tensor,
+                constraint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                ) -> tuple[float, int, int]:
     """Summed NLL, correct top-1 guesses and scored targets of right-padded pieces [B, L]."""
     inputs, targets = ids[:, :-1], ids[:, 1:]
     length = inputs.shape[1]
@@ -71,6 +85,8 @@ def score_batch(model: SequenceModel, ids: torch.Tensor) -> tuple[float, int, in
         begin = max(end - context, 0)
         logits, _ = model(inputs[:, begin:end])  # [B, end - begin, V]
         logits = logits[:, done - begin:].float()
+        if constraint is not None:
+            logits = constraint(logits, inputs[:, done:end])
         gold = targets[:, done:end]
         mask = gold != PAD
         losses = F.cross_entropy(logits.transpose(1, 2), gold, reduction="none")  # [B, t]

@@ -96,7 +96,20 @@ def score_from_symusic(midi: Any, title: str = "") -> Score:
         time_signatures=signatures,
         tempos=tempos or [(0, 120.0)],
         title=title,
+        pedals=_pedals(midi, tpq),
     )
+
+
+def _pedals(midi: Any, tpq: int) -> np.ndarray | None:
+    """Sustain-pedal spans of every pitched track, merged: [k, 2] (down, up) ticks."""
+    spans = [track.pedals.numpy() for track in midi.tracks
+             if not track.is_drum and len(track.pedals)]
+    if not spans:
+        return None
+    down = np.concatenate([_rescale(s["time"], tpq) for s in spans])
+    up = down + np.concatenate([_rescale(s["duration"], tpq) for s in spans])
+    order = np.argsort(down, kind="stable")
+    return np.stack([down[order], up[order]], axis=1)
 
 
 def _rescale(ticks: np.ndarray, tpq: int) -> np.ndarray:

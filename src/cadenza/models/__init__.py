@@ -1,11 +1,16 @@
 """Sequence models over token ids: `build_model("rnn" | "transformer", vocab_size, ...)`."""
 
-from .base import ModelConfigError, SequenceModel, State, count_parameters
-from .registry import MODELS, build_model, model_options, register_model
+from .base import ModelConfigError, SequenceModel, State, WholeSequenceModel, count_parameters
+from .frame_rnn import FrameRNN, FrameRNNConfig
+from .registry import MODELS, build_model, build_model_for, model_options, register_model
 from .rnn import RNNConfig, RNNLanguageModel
 from .transformer import KVCache, TransformerConfig, TransformerLanguageModel
 
 __all__ = [
+    "FrameRNN",
+    "FrameRNNConfig",
+    "WholeSequenceModel",
+    "build_model_for",
     "MODELS",
     "KVCache",
     "ModelConfigError",

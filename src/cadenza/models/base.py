@@ -25,12 +25,18 @@ class ModelConfigError(ConfigError, ValueError):
 
 
 class SequenceModel(nn.Module, ABC):
-    """Abstract autoregressive model over token ids.
+    """The autoregressive contract: a model over token ids (or frames, ``inputs =
+    "frames"``) that predicts the next step, with an explicit state for incremental
+    decoding (``init_state``, ``step``, ``select_state``). Search, continuation and
+    cached decoding need this contract; a whole-sequence model (bidirectional, VAE)
+    keeps :class:`WholeSequenceModel` instead and never fakes a ``step``.
 
     Subclasses set `config_class` (a dataclass of options) and are built by
     `cadenza.models.build_model`; `model_name` is filled in by `register_model`.
     """
 
+    contract: ClassVar[str] = "autoregressive"
+    inputs: ClassVar[str] = "tokens"  # the kind of codec field it reads
     model_name: ClassVar[str] = ""
     config_class: ClassVar[type]
     vocab_size: int
@@ -60,6 +66,16 @@ class SequenceModel(nn.Module, ABC):
     def detach_state(self, state: State) -> State:
         """The same state cut from the autograd graph (truncated backprop through time)."""
         return map_tensors(state, lambda t: t.detach())
+
+
+class WholeSequenceModel(nn.Module):
+    """The whole-sequence contract: the model sees every step at once (bidirectional
+    infilling, VAEs) and has no incremental state. Its objective says how it is used."""
+
+    contract: ClassVar[str] = "whole-sequence"
+    inputs: ClassVar[str] = "tokens"
+    model_name: ClassVar[str] = ""
+    config_class: ClassVar[type]
 
 
 def map_tensors(state: State, fn: Any) -> State:

@@ -42,6 +42,19 @@ def _lookup(name: str) -> type[SequenceModel]:
         raise ModelConfigError(f"unknown model {name!r}; choose from: {choices}") from None
 
 
+def build_model_for(name: str, spec: Any, vocab_size: int, **config: Any) -> SequenceModel:
+    """Build model ``name`` for the main field of a codec spec: a vocabulary of
+    ``vocab_size`` ids for token fields, the width of a step for frame fields. A model
+    that reads another kind of field than the codec produces is refused."""
+    cls = _lookup(name)
+    field = spec.main
+    if cls.inputs != field.kind:
+        raise ModelConfigError(f"model {name!r} reads {cls.inputs}, but this codec produces "
+                               f"{field.kind} ({field.name}); choose a model for {field.kind}")
+    size = vocab_size if field.kind == "tokens" else int(field.shape[0])
+    return build_model(name, size, **config)
+
+
 def build_model(name: str, vocab_size: int, **config: Any) -> SequenceModel:
     """Build the registered model `name` for `vocab_size` tokens with its config options.
 

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from cadenza import __version__
 from cadenza.codecs import Codec, Vocab, codec_from_config
 from cadenza.errors import ConfigError
-from cadenza.models import SequenceModel, build_model
+from cadenza.models import SequenceModel, build_model_for
 from cadenza.train.config import ExperimentConfig, from_dict, to_dict
 
 INFO_FILES = ("config.json", "vocab.json", "codec.json")
@@ -62,7 +62,8 @@ def load_run(path: str | Path, which: str = "best",
     config = read_config(path)
     vocab = Vocab.load(path / "vocab.json")
     codec = codec_from_config(json.loads((path / "codec.json").read_text()))
-    model = build_model(config.model.name, len(vocab), **config.model.options)
+    vocab.adopt_roles(codec.spec)
+    model = build_model_for(config.model.name, codec.spec, len(vocab), **config.model.options)
     load_weights(model, path / WEIGHTS[which])
     return Run(path, config, model.to(device or "cpu").eval(), vocab, codec)
 
@@ -72,7 +73,7 @@ def read_config(path: str | Path) -> ExperimentConfig:
     path = Path(path)
     _require(path, ("config.json",))
     data = json.loads((path / "config.json").read_text())
-    return from_dict({k: data[k] for k in ("data", "model", "train") if k in data},
+    return from_dict({k: data[k] for k in ("data", "model", "objective", "train") if k in data},
                      where=str(path / "config.json"))
 
 

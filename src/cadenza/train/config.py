@@ -63,6 +63,15 @@ class ModelSection:
 
 
 @dataclass
+class ObjectiveSection:
+    """A registered objective's name (``auto``: the one the dataset's main field is
+    trained with, next_token for tokens, multilabel for frames) and its options."""
+
+    name: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class TrainConfig:
     """How to train. ``step`` decays lr by ``decay`` every ``decay_epochs`` (BachBot);
     ``cosine`` warms up linearly for ``warmup_steps`` then follows a cosine to
@@ -127,6 +136,7 @@ class ExperimentConfig:
 
     data: str = ""
     model: ModelSection = field(default_factory=ModelSection)
+    objective: ObjectiveSection = field(default_factory=ObjectiveSection)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def resolve(self) -> ExperimentConfig:
@@ -146,20 +156,24 @@ def to_dict(config: ExperimentConfig) -> dict[str, Any]:
     return {
         "data": config.data,
         "model": {"name": config.model.name, **config.model.options},
+        "objective": {"name": config.objective.name, **config.objective.options},
         "train": dataclasses.asdict(config.train),
     }
 
 
 def from_dict(data: dict[str, Any], where: str = "config") -> ExperimentConfig:
     """Build (and resolve) an ExperimentConfig from the file layout."""
-    unknown = sorted(set(data) - {"data", "model", "train"})
+    unknown = sorted(set(data) - {"data", "model", "objective", "train"})
     if unknown:
         raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; "
-                          "expected data, [model], [train]")
+                          "expected data, [model], [objective], [train]")
     model = dict(data.get("model", {}))
     section = ModelSection(name=str(model.pop("name", "rnn")), options=model)
+    objective = dict(data.get("objective", {}))
+    goal = ObjectiveSection(name=str(objective.pop("name", "auto")), options=objective)
     train = _checked_dataclass(TrainConfig, data.get("train", {}), "train")
-    config = ExperimentConfig(data=str(data.get("data", "")), model=section, train=train)
+    config = ExperimentConfig(data=str(data.get("data", "")), model=section, objective=goal,
+                              train=train)
     try:
         return config.resolve()
     except ConfigError as err:
@@ -220,13 +234,29 @@ def _override(config: ExperimentConfig, key: str, raw: str) -> None:
             raise ConfigError(f"--set {key}: unknown option of model {config.model.name!r}; "
                               f"accepted: name, {', '.join(hints)}")
         config.model.options[name] = parse_value(raw, hints[name], key)
+    elif key == "objective.name":
+        config.objective = ObjectiveSection(name=raw)
+    elif section == "objective" and name:
+        config.objective.options[name] = _guess_value(raw)
     elif section == "train" and name in typing.get_type_hints(TrainConfig):
         hint = typing.get_type_hints(TrainConfig)[name]
         setattr(config.train, name, parse_value(raw, hint, key))
     else:
-        valid = ["data", "model.name", "model.<option>"] + [
+        valid = ["data", "model.name", "model.<option>", "objective.name",
+                 "objective.<option>"] + [
             f"train.{f.name}" for f in dataclasses.fields(TrainConfig)]
         raise ConfigError(f"--set {key}: unknown key; valid keys: {', '.join(valid)}")
+
+
+def _guess_value(raw: str) -> Any:
+    """An objective option's value: JSON where it parses (numbers, booleans), else text;
+    the objective's constructor checks it."""
+    import json
+
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def _checked_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -1,9 +1,11 @@
-"""The training loop: one function, read top to bottom.
+"""The training loop: one function, read top to bottom, for every objective.
 
-Teacher-forced cross-entropy (padding ignored), Adam/AdamW with a schedule that is a
-pure function of the step, gradient clipping and accumulation, bfloat16 autocast on
-CUDA, validation NLL every ``eval_every`` steps (or epoch), early stopping, best and
-last checkpoints, exact resume, CSV/TensorBoard logs, hooks.
+The loop knows no loss: an objective (``cadenza.objectives``) draws the batches, turns
+a model and a batch into a loss, and scores held-out data in its unit. The loop does
+the rest: Adam/AdamW with a schedule that is a pure function of the step, gradient
+clipping and accumulation, bfloat16 autocast on CUDA, validation every ``eval_every``
+steps (or epoch), early stopping, best and last checkpoints, exact resume,
+CSV/TensorBoard logs, hooks.
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from cadenza.codecs import Vocab
 from cadenza.data.dataset import PreparedDataset
-from cadenza.data.windows import Batch, make_windows
 from cadenza.errors import ConfigError
-from cadenza.evaluate.likelihood import evaluate_nll
-from cadenza.models import SequenceModel, build_model
+from cadenza.models import SequenceModel, build_model_for
 from cadenza.models.structure import fill_structure_tokens
+from cadenza.objectives import Objective, build_objective, default_objective
 from cadenza.train import checkpoint as ckpt
 from cadenza.train.config import BUDGET_KEYS, ExperimentConfig, TrainConfig, to_dict
 from cadenza.train.logs import RunLog, plot_curves
@@ -50,14 +50,16 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     device = _device(t.device)
     use_amp = t.amp and device.type == "cuda"
     dataset = PreparedDataset(config.data)
+    objective = objective_for(config, dataset)
     torch.manual_seed(t.seed)
-    config.model.options = fill_structure_tokens(config.model.options, dataset.vocab.id)
-    model = build_model(config.model.name, len(dataset.vocab), **config.model.options).to(device)
+    if dataset.main.kind == "tokens":
+        config.model.options = fill_structure_tokens(config.model.options, dataset.vocab.id)
+    model = build_model_for(config.model.name, dataset.codec.spec, len(dataset.vocab),
+                            **config.model.options).to(device)
     if t.tbptt and model.max_context is not None:
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
                           "use --set train.tbptt=false")
-    windows = make_windows(dataset, "train", t.batch_size, t.seq_len, t.seed, t.tbptt,
-                           t.start_fraction, t.augmented)
+    windows = objective.batches("train", t)
     steps_per_epoch = math.ceil(windows.windows_per_epoch / t.grad_accum)
     optimizer = _optimizer(model, t)
     pos, carry = _prepare_run(config, out, dataset, model, optimizer, resume, init_from, device)
@@ -74,7 +76,8 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
             group["lr"] = lr
         for _ in range(t.grad_accum):  # consecutive windows (TBPTT) or fresh random ones
             batch = windows.batch(pos["epoch"], pos["window"]).to(device)
-            carry, loss, tokens = _forward_backward(model, batch, carry, t.grad_accum, use_amp)
+            carry, loss, tokens = _forward_backward(objective, model, batch, carry,
+                                                    t.grad_accum, use_amp)
             interval_loss, interval_tokens = interval_loss + loss * tokens, interval_tokens + tokens
             pos["window"] += 1
             if pos["window"] == windows.windows_per_epoch:
@@ -100,7 +103,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
             interval_loss, interval_tokens, tick = 0.0, 0, time.monotonic()
         if pos["epoch"] >= t.epochs or (t.eval_every and pos["step"] % t.eval_every == 0) or (
                 not t.eval_every and epoch_done):
-            _validate(model, dataset, pos, t, out, log, hooks)
+            _validate(objective, model, pos, t, out, log, hooks)
             ckpt.save_state(out, model, optimizer, pos, carry)
         stop = _stop_reason(pos, t, started)
     bar.close()
@@ -127,19 +130,25 @@ def _stop_reason(pos: dict[str, Any], t: TrainConfig, started: float) -> str:
     return ""
 
 
-def _forward_backward(model: SequenceModel, batch: Batch, carry: Any, accum: int,
-                      use_amp: bool) -> tuple[Any, float, int]:
-    """One window: loss, backward (scaled for accumulation); returns (state, loss, tokens)."""
-    if carry is not None and batch.keep is not None:
-        carry = _reset_rows(model, carry, batch.keep)
+def objective_for(config: ExperimentConfig, dataset: PreparedDataset) -> Objective:
+    """The config's objective over ``dataset`` (``auto`` resolved and written back)."""
+    if config.objective.name == "auto":
+        config.objective.name = default_objective(dataset)
+    return build_objective(config.objective.name, dataset, **config.objective.options)
+
+
+def _forward_backward(objective: Objective, model: SequenceModel, batch: Any, carry: Any,
+                      accum: int, use_amp: bool) -> tuple[Any, float, int]:
+    """One window: the objective's loss, backward (scaled for accumulation); returns
+    (state to carry, loss, units it averaged over)."""
+    keep = getattr(batch, "keep", None)
+    if carry is not None and keep is not None:
+        carry = _reset_rows(model, carry, keep)
     with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
-        logits, state = model(batch.inputs, carry)  # [B, T, V]
-    tokens = batch.tokens
-    loss = F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(),
-                           ignore_index=0, reduction="sum") / max(tokens, 1)
-    (loss / accum).backward()
-    carry = model.detach_state(state) if batch.keep is not None else None
-    return carry, loss.item(), tokens
+        step = objective.loss(model, batch, carry)
+    (step.loss / accum).backward()
+    carry = model.detach_state(step.state) if keep is not None else None
+    return carry, step.loss.item(), step.count
 
 
 def _reset_rows(model: SequenceModel, state: tuple[torch.Tensor, ...],
@@ -156,20 +165,22 @@ def _reset_rows(model: SequenceModel, state: tuple[torch.Tensor, ...],
     return tuple(reset)
 
 
-def _validate(model: SequenceModel, dataset: PreparedDataset, pos: dict[str, Any],
+def _validate(objective: Objective, model: SequenceModel, pos: dict[str, Any],
               t: TrainConfig, out: Path, log: RunLog, hooks: Sequence[Hook]) -> None:
-    """Validation NLL; the best weights are saved, the evaluations without progress counted.
-    With no validation pieces, the latest weights count as the best."""
-    result = evaluate_nll(model, dataset, "validation", batch_size=min(t.batch_size, 32))
+    """The objective's held-out measure on the validation split; the best weights are
+    saved, the evaluations without progress counted. With no validation pieces, the
+    latest weights count as the best."""
+    result = objective.evaluate(model, "validation", batch_size=min(t.batch_size, 32))
     pos["last_eval_step"] = pos["step"]
-    nats = result["nats"] if result["tokens"] else None
+    nats = result["loss"] if result["count"] else None
     if nats is None or pos["best"] is None or nats < pos["best"] - t.min_delta:
         pos["best"], pos["best_step"], pos["bad"] = nats, pos["step"], 0
         ckpt.save_weights(model, out / ckpt.WEIGHTS["best"], pos["step"])
     else:
         pos["bad"] += 1
+    accuracy = result.get("accuracy", result.get("frame_accuracy"))
     _report(log, hooks, {"step": pos["step"], "epoch": pos["epoch"], "val_nats": nats,
-                         "val_accuracy": result["accuracy"], "best": pos["best"]})
+                         "val_accuracy": accuracy, "best": pos["best"]})
 
 
 def _report(log: RunLog, hooks: Sequence[Hook], metrics: dict[str, Any]) -> None:
@@ -227,7 +238,8 @@ def _check_same(saved: ExperimentConfig, config: ExperimentConfig, out: Path) ->
     for key in BUDGET_KEYS:
         a["train"].pop(key), b["train"].pop(key)
     a.pop("data"), b.pop("data")  # a moved dataset is fine; its vocabulary is checked
-    diff = [f"{s}.{k}" for s in ("model", "train") for k in a[s] if a[s][k] != b[s].get(k)]
+    diff = [f"{s}.{k}" for s in ("model", "objective", "train") for k in a[s]
+            if a[s][k] != b[s].get(k)]
     if diff:
         raise ConfigError(f"cannot resume {out}: config differs in {', '.join(diff)} "
                           f"(only {', '.join('train.' + k for k in BUDGET_KEYS)} may change)")
