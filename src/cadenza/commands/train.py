@@ -30,7 +30,8 @@ def register(commands) -> None:
                            run_evaluate)
     evaluate.add_argument("run", type=Path, help="run directory")
     evaluate.add_argument("--data", default=None,
-                          help="prepared dataset (default: the one the run was trained on)")
+                          help="prepared dataset (default: the run's own, rebuilt from its recipe "
+                               "data.json into $CADENZA_CACHE where it is not here)")
     evaluate.add_argument("--split", default="validation", choices=("validation", "test", "train"))
     evaluate.add_argument("--which", default="best", choices=("best", "last"),
                           help="best (lowest validation loss) or last weights")
@@ -87,14 +88,13 @@ def _train_infill(args: argparse.Namespace) -> bool:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from cadenza.data.dataset import PreparedDataset
-    from cadenza.train.checkpoint import check_vocab, load_run
+    from cadenza.data.recipe import run_dataset
+    from cadenza.train.checkpoint import load_run
     from cadenza.train.loop import objective_for
 
     run = load_run(args.run, which=args.which, device=args.device)
-    data = args.data or run.config.data
-    dataset = PreparedDataset(data)
-    check_vocab(run.vocab, dataset.vocab, f"evaluate {args.run} on {data}")
+    dataset = run_dataset(run, args.data)
+    data = dataset.folder
     result = objective_for(run.config, dataset).evaluate(run.model, args.split)
     if args.json:
         print(json.dumps(result, indent=1))
