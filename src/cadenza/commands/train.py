@@ -96,6 +96,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = run_dataset(run, args.data)
     data = dataset.folder
     result = objective_for(run.config, dataset).evaluate(run.model, args.split)
+    if dataset.codec.spec.ordered_frames:  # piano rolls as tokens: name each next frame
+        from cadenza.evaluate.rolls import next_frame_guesses
+
+        result["frame_accuracy"] = next_frame_guesses(run, dataset, args.split)[
+            "frame_accuracy"]
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
