@@ -124,3 +124,32 @@ def test_bad_input_gets_one_clear_line(tiny_roll_run, roll_folder, tmp_path, cap
                  "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("cadenza: error:") and err.count("\n") == 1
+
+
+def test_sampled_token_frames_always_rise(roll_dataset) -> None:
+    """Whatever the model's logits, the pitches of every sampled frame rise, and the
+    frame budget stops each row after the frames asked for."""
+    from cadenza.generate.decode import sample
+    from cadenza.generate.pianoroll import FrameBudget, RisingPitches
+    from cadenza.models import build_model_for
+
+    dataset = PreparedDataset(roll_dataset("tokens"))
+    vocab, codec = dataset.vocab, dataset.codec
+    frame = vocab.role_id("frame")
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = build_model_for("rnn", codec.spec, len(vocab), layers=1, hidden=8,
+                                embedding=4, dropout=0.0).eval()
+        with torch.no_grad():
+            model.head.bias.normal_(0, 5)  # strong, arbitrary preferences
+        rows = sample(model, vocab, n=4, seed=seed, grammar=None, max_tokens=2000,
+                      processors=[RisingPitches(vocab, codec), FrameBudget(frame, 12)])
+        for ids in rows:
+            assert ids[0] == vocab.role_id("bos") and ids.count(frame) == 12
+            pitches: list[int] = []
+            for token in ids[1:]:
+                if token == frame:
+                    assert pitches == sorted(set(pitches))
+                    pitches = []
+                else:
+                    pitches.append(codec.pitch_of_code(int(vocab.codes[token])))
