@@ -54,13 +54,13 @@ def main() -> None:
         rows.append([corpus, path.name, f"{result['loss']:.3f}",
                      f"{guesses['frame_accuracy']:.3f}", f"{guesses['f1']:.3f}",
                      f"{base['repeat']['nats_per_frame']:.2f} / "
-                     f"{base['repeat']['frame_accuracy']:.3f}",
+                     f"{base['repeat']['frame_accuracy']:.3f} / {base['repeat']['f1']:.3f}",
                      f"{base['silence']['nats_per_frame']:.2f} / "
                      f"{base['silence']['frame_accuracy']:.3f}",
                      f"{training_minutes(path):.1f}", str(result["count"]),
                      f"{time.perf_counter() - started:.0f}"])
     print_grid(["corpus", "run", f"{args.split} nats/frame", "frame acc", "next-frame F1",
-                 "repeat NLL / acc", "silence NLL / acc", "train min", "frames",
+                 "repeat NLL / acc / F1", "silence NLL / acc", "train min", "frames",
                  "eval s"], rows)
 
 
