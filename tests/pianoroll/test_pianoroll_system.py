@@ -153,3 +153,20 @@ def test_sampled_token_frames_always_rise(roll_dataset) -> None:
                     pitches = []
                 else:
                     pitches.append(codec.pitch_of_code(int(vocab.codes[token])))
+
+
+def test_the_shipped_piano_model_extends_the_example(tmp_path) -> None:
+    from importlib import resources
+
+    from cadenza.train.checkpoint import load_run
+
+    root = resources.files("cadenza")
+    run = load_run(str(root / "runs" / "piano-default"))
+    assert run.codec.spec.ordered_frames and run.config.objective.name == "next_token"
+    out = tmp_path / "piano"
+    assert main(["continue", str(root / "runs" / "piano-default"),
+                 str(root / "examples" / "piano-midi-test-0000.mid"), "--bars", "4",
+                 "--length", "1", "--n", "1", "--seed", "1", "--out", str(out),
+                 "--formats", "mid"]) == 0
+    assert (out / "piano-midi-test-0000-continued-001.mid").exists()
+    assert (out / "piano-midi-test-0000-continued-001-overlay.png").exists()
