@@ -148,9 +148,14 @@ def finish(job: Job, score: Score, reference: dict | None) -> dict[str, Any]:
 
 def engrave(musicxml: Path) -> str:
     """The score as one inline SVG page (verovio), sized to the page width."""
+    from importlib.resources import files
+
     import verovio
 
-    toolkit = verovio.toolkit()
+    # verovio keeps its default resource path per thread: outside the thread that
+    # imported it, a toolkit finds no fonts unless it is told where they are
+    toolkit = verovio.toolkit(False)
+    toolkit.setResourcePath(str(files("verovio") / "data"))
     toolkit.setOptions({"pageWidth": 2100, "scale": 35, "adjustPageHeight": True,
                         "breaks": "auto", "pageHeight": 60000, "footer": "none",
                         "header": "none"})

@@ -130,13 +130,16 @@ def human_scores(limit: int) -> list[Score]:
 
 
 def machine_scores(run_path: Path, n: int, seed: int) -> list[Score]:
-    """``n`` pieces from a chorale run at its own sampling settings."""
+    """``n`` pieces from a chorale run at its own sampling settings, none shorter than
+    the longest clip."""
     from cadenza.generate import sample
     from cadenza.generate.settings import load_sampling
     from cadenza.train.checkpoint import load_run
 
     run = load_run(run_path)
-    processors = load_sampling(run.path).processors(run.vocab)
+    # long enough for the longest clip: every sample can be cut at a cadence in range
+    frames = int(SECONDS[1] * TEMPO / 60 * 4)
+    processors = load_sampling(run.path).override(min_frames=frames).processors(run.vocab)
     rows = sample(run.model, run.vocab, n=n, processors=processors, max_tokens=1536, seed=seed)
     return [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
 
