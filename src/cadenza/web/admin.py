@@ -51,10 +51,13 @@ def login(request: Request, token: str = Form("")) -> Response:
 def results(request: Request) -> Response:
     if not is_admin(request):
         return RedirectResponse("/admin", 303)
+    from cadenza.web.sessions import pool_ids
+
     with state(request).factory() as db:
         found = analyse(db)
-    return render(request, "admin_results.html", r=found, exports=EXPORTS,
-                  pool=state(request).pool_status["state"])
+        pool = {kind: len(ids) for kind, ids in pool_ids(db).items()}
+    return render(request, "admin_results.html", r=found, exports=EXPORTS, pool=pool,
+                  building=state(request).pool_status["state"])
 
 
 @router.get("/admin/export/{name}.csv")

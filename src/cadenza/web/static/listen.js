@@ -43,7 +43,10 @@ document.addEventListener("DOMContentLoaded", () => {
     audio.addEventListener("seeked", () => { last[slot] = audio.currentTime; log(audio, "seek"); });
     audio.addEventListener("timeupdate", () => {
       const step = audio.currentTime - last[slot];
-      if (!audio.seeking && step > 0 && step < 1.5) played[slot] += step;
+      // a jump longer than normal playback between two updates is a seek, not listening
+      if (!audio.seeking && step > 0 && step < 1.5 * Math.max(1, audio.playbackRate)) {
+        played[slot] += step;
+      }
       last[slot] = audio.currentTime;
       update();
     });
