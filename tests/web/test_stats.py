@@ -75,3 +75,15 @@ def test_cluster_bootstrap_resamples_participants():
     same = [[True, False]] * 6
     assert cluster_bootstrap(same, reps=200) == pytest.approx((0.5, 0.5))
     assert cluster_bootstrap([], reps=10) == (0.0, 1.0)
+
+
+def test_rate_limiter_window():
+    from cadenza.web.security import RateLimiter
+
+    limiter = RateLimiter(limit=2, window=0.2)
+    assert limiter.allow("x") and limiter.allow("x") and not limiter.allow("x")
+    assert limiter.allow("y")  # keys are counted apart
+    import time
+
+    time.sleep(0.25)
+    assert limiter.allow("x")

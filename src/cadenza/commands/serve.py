@@ -28,6 +28,9 @@ def register(commands) -> None:
     serve.add_argument("--admin-token", default=None,
                        help="token for the results page (default: $CADENZA_ADMIN_TOKEN, "
                             "else a random one printed at start)")
+    serve.add_argument("--jobs-per-minute", type=int, default=12,
+                       help="studio jobs a browser may start per minute (default 12; "
+                            "five times that per IP address)")
     serve.add_argument("--no-pool", action="store_true",
                        help="do not build listening-test clips at start")
 
@@ -40,6 +43,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be 1..65535, got {args.port}")
+    if args.jobs_per_minute < 1:
+        raise ConfigError(f"--jobs-per-minute must be at least 1, got {args.jobs_per_minute}")
     for run in args.run:
         if not (run / "config.json").exists():
             raise ConfigError(f"{run} is not a cadenza run (no config.json)")
@@ -55,7 +60,8 @@ def run_serve(args: argparse.Namespace) -> int:
         secrets.token_urlsafe(18)
     config = ServerConfig(data_dir=args.data.resolve(), db_url=args.db, admin_token=token,
                           test_mode=args.test_mode, runs=list(args.run),
-                          build_pool=not args.no_pool)
+                          build_pool=not args.no_pool,
+                          generate_per_minute=args.jobs_per_minute)
     try:
         app = create_app(config)
     except Exception as err:  # a bad URL or an unreachable database: one line

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadenza.errors import CadenzaError
@@ -47,7 +48,8 @@ class State:
     factory: Any
     secret: bytes
     templates: Jinja2Templates
-    limiter: RateLimiter
+    limiter: RateLimiter  # studio jobs per browser
+    ip_limiter: RateLimiter  # and per IP address
     pool_status: dict[str, str] = field(default_factory=lambda: {"state": "idle"})
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -83,7 +85,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     shared = State(config=config, factory=database.session_factory(engine),
                    secret=load_secret(config.data_dir),
                    templates=Jinja2Templates(directory=str(HERE / "templates")),
-                   limiter=RateLimiter(config.generate_per_minute, 60.0))
+                   limiter=RateLimiter(config.generate_per_minute, 60.0),
+                   ip_limiter=RateLimiter(5 * config.generate_per_minute, 60.0))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
@@ -99,7 +102,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                   lifespan=lifespan)
     app.state.cadenza = shared
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    _middleware(app, config.max_upload_bytes)
+    app.add_middleware(Guard, max_bytes=config.max_upload_bytes)
     _error_pages(app)
     from cadenza.web import admin, listening, studio
 
@@ -135,32 +138,45 @@ def _fill_pool(shared: State) -> None:
         shared.pool_status["state"] = f"failed: {err}"
 
 
-class BodyTooLarge(Exception):
-    pass
+class Guard:
+    """Plain ASGI middleware (cheaper than ``BaseHTTPMiddleware`` on every request):
+    refuses bodies over the limit before they are read, gives each browser its client
+    cookie (the CSRF tokens hang on it) and adds the security headers."""
 
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+        self.limit = max_bytes + 64 * 1024  # room for the form's other fields
 
-def _middleware(app: FastAPI, max_bytes: int) -> None:
-    limit = max_bytes + 64 * 1024  # room for the form's other fields
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         length = request.headers.get("content-length")
+        refusal = None
         if length is None and "chunked" in request.headers.get("transfer-encoding", ""):
-            return _error(request, 411, "send the upload with a Content-Length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return _error(request, 413, f"the upload is too large (at most "
-                                        f"{max_bytes // 1000} kB)")
+            refusal = (411, "send the upload with a Content-Length")
+        elif length is not None and (not length.isdigit() or int(length) > self.limit):
+            refusal = (413, f"the upload is too large (at most {self.max_bytes // 1000} kB)")
+        if refusal is not None:
+            await _error(request, *refusal)(scope, receive, send)
+            return
         client = request.cookies.get(CLIENT_COOKIE)
         fresh = client is None or not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", client)
-        request.state.client = new_token() if fresh else client
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(CLIENT_COOKIE, request.state.client, httponly=True,
-                                samesite="lax", max_age=90 * 24 * 3600)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+        scope.setdefault("state", {})["client"] = new_token() if fresh else client
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if fresh:
+                    headers.append("set-cookie", f"{CLIENT_COOKIE}={scope['state']['client']}; "
+                                   "HttpOnly; Max-Age=7776000; Path=/; SameSite=lax")
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _error(request: Request, status: int, message: str) -> Response:

@@ -130,7 +130,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

@@ -91,7 +91,11 @@ def _run(request: Request, name: str, kinds: tuple[str, ...]) -> tuple[str, Path
 
 
 def _limit(request: Request) -> None:
-    if not state(request).limiter.allow(request.state.client):
+    """Per browser, and per IP address at five times that (dropping the cookie does not
+    escape the limit)."""
+    shared = state(request)
+    ip = request.client.host if request.client else "unknown"
+    if not (shared.limiter.allow(request.state.client) and shared.ip_limiter.allow(ip)):
         raise CadenzaError("too many requests; wait a minute before the next piece")
 
 
