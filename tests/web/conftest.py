@@ -12,6 +12,12 @@ from cadenza.web.config import ServerConfig
 ADMIN = "test-admin-token-0123456789"
 
 
+def pytest_configure(config) -> None:
+    # Starlette 1.x would rather drive its TestClient with httpx2; httpx works the same
+    config.addinivalue_line("filterwarnings",
+                            "ignore:Using `httpx` with `starlette.testclient`")
+
+
 @pytest.fixture(scope="session")
 def pool_template(tmp_path_factory) -> Path:
     """A data folder whose database holds a real pool: held-out Bach, samples of the

@@ -85,6 +85,11 @@ def test_studio_generate_play_and_see_the_score(site, browser, artifacts: Path):
     wait_until(page, "document.getElementById('player').currentTime > 0.3", 20)
     assert page.evaluate("document.getElementById('player').duration") > 5
     page.screenshot(path=str(artifacts / "studio.png"), full_page=True)
+    first = page.locator(".result").get_attribute("id")
+    page.click("button.regenerate")  # the same settings, the next seed
+    wait_until(page, f"document.querySelector('.result') && "
+                     f"document.querySelector('.result').id !== '{first}'", 120)
+    assert page.input_value("#tab-generate input[name=seed]") == "6"
     harmonize = page.locator(".tab[data-tab=harmonize]")
     harmonize.click()
     assert page.locator("#tab-harmonize").is_visible()

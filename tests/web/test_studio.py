@@ -89,6 +89,10 @@ def test_continue_from_corpus_piece(client: TestClient):
     assert 'class="result"' in wait_job(client, job_id(queued.text))
     missing = client.post("/studio/continue", data={**form, "piece": "../../etc/passwd"})
     assert missing.status_code == 400 and "corpus piece" in missing.json()["error"]
+    uploaded = client.post("/studio/continue", data={**form, "piece": ""},
+                           files={"file": ("twinkle.musicxml", TWINKLE.read_bytes())})
+    assert uploaded.status_code == 200, uploaded.text
+    assert 'class="result"' in wait_job(client, job_id(uploaded.text))
 
 
 @pytest.mark.parametrize("name,data,message", [
