@@ -119,9 +119,13 @@ def create_app(config: ServerConfig) -> FastAPI:
 
 def _fill_pool(shared: State) -> None:
     """Build the stimulus pool in the background when it cannot fill a session."""
+    import torch
+
     from cadenza.generate import default_run
     from cadenza.web.sessions import pool_ids
     from cadenza.web.stimuli import build_pool
+
+    torch.set_num_threads(1)  # the server's other work keeps the remaining cores
 
     with shared.factory() as db:
         have = pool_ids(db)

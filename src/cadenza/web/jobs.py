@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -65,7 +66,8 @@ class Jobs:
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEEP_JOBS:
-                self._jobs.popitem(last=False)
+                _, old = self._jobs.popitem(last=False)
+                shutil.rmtree(old.folder, ignore_errors=True)
         self._pool.submit(self._run, job, work)
         return job
 

@@ -1,8 +1,9 @@
 """The upload parser's worker process: ``python -m cadenza.web.parse_worker``.
 
-It imports the readers, then waits for one request line on stdin (JSON: the upload's
+It bounds itself (address space, CPU seconds and file size, from its arguments),
+imports the readers, then waits for one request line on stdin (JSON: the upload's
 path and the path for the canonical MusicXML), parses, writes, answers one JSON line
-and exits. The parent sets its memory and CPU limits and kills it past its time, so a
+and exits. The parent kills it past its wall-clock time, so a
 hostile file (an entity bomb, a zip bomb, a parser loop) costs one process, never the
 server. One request per process: nothing of a bad file outlives it.
 """
@@ -13,7 +14,18 @@ import json
 import sys
 
 
+def limit(memory_bytes: int, cpu_seconds: int) -> None:
+    """Bound this process before any parser is imported."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000_000, 50_000_000))
+
+
 def main() -> int:
+    if len(sys.argv) == 3:
+        limit(int(sys.argv[1]), int(sys.argv[2]))
     from cadenza.errors import CadenzaError
     from cadenza.io import read, write_musicxml
 

@@ -21,6 +21,7 @@ from cadenza.web.uploads import ParseWorkers, check_upload
 router = APIRouter()
 SHIPPED = Path(__file__).resolve().parent.parent / "runs"
 METHODS = ("infill", "gibbs", "greedy", "beam", "sample")
+_EXTRAS_LOCK = threading.Lock()
 
 
 def discover_runs(extra: list[Path]) -> dict[str, tuple[str, Path]]:
@@ -51,12 +52,13 @@ def _extras(request: Request) -> dict[str, Any]:
     """Per-app studio state, made on first use."""
     shared = state(request)
     extras = shared.extras
-    if "jobs" not in extras:
-        extras["runs"] = discover_runs(shared.config.runs)
-        extras["jobs"] = Jobs(shared.config.results)
-        extras["parsers"] = ParseWorkers(shared.config.parse_seconds,
-                                         shared.config.parse_memory_bytes)
-        threading.Thread(target=extras["jobs"].compute_reference, daemon=True).start()
+    with _EXTRAS_LOCK:
+        if "jobs" not in extras:
+            extras["runs"] = discover_runs(shared.config.runs)
+            extras["jobs"] = Jobs(shared.config.results)
+            extras["parsers"] = ParseWorkers(shared.config.parse_seconds,
+                                             shared.config.parse_memory_bytes)
+            threading.Thread(target=extras["jobs"].compute_reference, daemon=True).start()
     return extras
 
 
@@ -183,7 +185,11 @@ def continue_piece(request: Request, model: str = Form(...), seed: int = Form(0)
         job.stage = "loading the model"
         run = jobs.model("chorale", folder)
         job.stage = "reading the primer"
-        primer = load_primer(primer_path, run.codec, run.vocab, bars=primer_bars)
+        try:
+            primer = load_primer(primer_path, run.codec, run.vocab, bars=primer_bars)
+        finally:
+            if primer_path.is_relative_to(staging):  # an upload, not a corpus file
+                primer_path.unlink(missing_ok=True)
         job.stage = "continuing"
         return continue_primer(run.model, run.vocab, run.codec, primer, n=1, seed=seed,
                                processors=_sampling(run, temperature, top_p, bars))[0]
@@ -219,7 +225,10 @@ def harmonize(request: Request, model: str = Form(...), seed: int = Form(0),
         harmonizer = jobs.model("harmonizer", folder)
         harmonizer.transpositions = transpositions
         job.stage = "reading the melody"
-        task = load_melody(melody_path, voices)
+        try:
+            task = load_melody(melody_path, voices)
+        finally:
+            melody_path.unlink(missing_ok=True)
         job.stage = f"harmonizing ({method})"
         filled, _ = harmonizer.fill(task.cells, task.fermata, method,
                                     temperature=temperature, seed=seed)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -69,17 +68,13 @@ class ParseWorkers:
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen:
-        memory, cpu = self.memory, int(self.seconds) + 2
-
-        def limits() -> None:  # runs in the child before exec
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu + 20, cpu + 20))  # + import time
-            resource.setrlimit(resource.RLIMIT_FSIZE, (50_000_000, 50_000_000))
-
+        # the worker sets its own limits first thing (preexec_fn is unsafe in a
+        # threaded server); CPU seconds include its imports
         env = dict(os.environ, OMP_NUM_THREADS="1")
-        return subprocess.Popen([sys.executable, "-m", "cadenza.web.parse_worker"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, preexec_fn=limits, env=env)
+        command = [sys.executable, "-m", "cadenza.web.parse_worker", str(self.memory),
+                   str(int(self.seconds) + 20)]
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env)
 
     def _take(self) -> tuple[subprocess.Popen, float]:
         """A worker and the seconds to give it: a cold one needs time to import first."""
