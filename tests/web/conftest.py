@@ -6,10 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import ADMIN
 
 from cadenza.web.config import ServerConfig
-
-ADMIN = "test-admin-token-0123456789"
 
 
 def pytest_configure(config) -> None:

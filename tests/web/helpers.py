@@ -3,13 +3,21 @@ listening-test session through the HTTP API."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from cadenza.web.db import Trial
+
+ADMIN = "test-admin-token-0123456789"  # every test server's results token
 
 
 def csrf(client, page: str = "/") -> str:
@@ -71,3 +79,27 @@ def answer_session(client, consent: bool = True, experience: str = "some",
         response = client.post("/test/answer", data=data)
         assert response.status_code == 200, response.text
     raise AssertionError("the session never ended")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(data: Path, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "cadenza.cli", "serve", "--data", str(data), "--port",
+               str(port), "--no-pool", "--admin-token", ADMIN]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read().decode())
+    process.kill()
+    raise AssertionError("cadenza serve did not come up in 60 s")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_durability import TOKEN, free_port, serve
+from helpers import ADMIN, free_port, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
@@ -142,7 +142,7 @@ def test_listening_session_lands_in_the_database(site, browser, artifacts: Path)
     assert plays >= 13  # every clip's play was logged (pairs: two per trial)
 
     page.goto(f"{base}/admin")
-    page.fill("input[name=token]", TOKEN)
+    page.fill("input[name=token]", ADMIN)
     page.click("button[type=submit]")
     page.wait_for_selector("#counts")
     counts = page.inner_text("#counts")

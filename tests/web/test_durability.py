@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from helpers import free_port, serve
 from sqlalchemy import create_engine, func, select
 
 from cadenza.web import db
 from cadenza.web.db import Response
-
-TOKEN = "durability-token-0123456789"
 
 
 def test_migrations_build_the_models_schema(tmp_path: Path):
@@ -37,30 +33,6 @@ def test_migrations_build_the_models_schema(tmp_path: Path):
         assert version.scalar() == "0001"
     engine.dispose()
     assert differences == []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(data: Path, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "cadenza.cli", "serve", "--data", str(data), "--port",
-               str(port), "--no-pool", "--admin-token", TOKEN]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env=dict(os.environ, OMP_NUM_THREADS="1"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read().decode())
-    process.kill()
-    raise AssertionError("cadenza serve did not come up in 60 s")
 
 
 def answer(client: httpx.Client, base: str, count: int) -> list[int]:

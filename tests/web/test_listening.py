@@ -7,13 +7,12 @@ import io
 import random
 
 from fastapi.testclient import TestClient
-from helpers import answer_session, csrf
+from helpers import ADMIN, answer_session, csrf
 from sqlalchemy import func, select
 
 from cadenza.web.app import create_app
 from cadenza.web.db import ListeningSession, PlayEvent, Response, Trial
 from cadenza.web.sessions import plan_trials
-from conftest import ADMIN
 
 
 def test_plan_has_controls_in_place():

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import answer_session, csrf
+from helpers import ADMIN, answer_session, csrf
 from sqlalchemy import func, select
 
 from cadenza.web import db
 from cadenza.web.app import create_app
 from cadenza.web.config import ServerConfig
-from conftest import ADMIN
 
 
 @pytest.fixture
