@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,17 +11,17 @@ from helpers import ADMIN
 
 from cadenza.web.config import ServerConfig
 
-
-def pytest_configure(config) -> None:
-    # Starlette 1.x would rather drive its TestClient with httpx2; httpx works the same
-    config.addinivalue_line("filterwarnings",
-                            "ignore:Using `httpx` with `starlette.testclient`")
+with warnings.catch_warnings():
+    # Starlette 1.x would rather drive its TestClient with httpx2; httpx works the same.
+    # Imported once here, quietly; the test modules then get the cached module.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    import fastapi.testclient  # noqa: F401
 
 
 @pytest.fixture(scope="session")
 def pool_template(tmp_path_factory) -> Path:
     """A data folder whose database holds a real pool: held-out Bach, samples of the
-    shipped model, catch clips (about 10 s to build, once)."""
+    shipped model, catch clips (built once per test run)."""
     import torch
 
     from cadenza.generate import default_run

@@ -158,7 +158,7 @@ def engrave(musicxml: Path) -> str:
     # imported it, a toolkit finds no fonts unless it is told where they are
     toolkit = verovio.toolkit(False)
     toolkit.setResourcePath(str(files("verovio") / "data"))
-    toolkit.setOptions({"pageWidth": 2100, "scale": 35, "adjustPageHeight": True,
+    toolkit.setOptions({"pageWidth": 2500, "scale": 40, "adjustPageHeight": True,
                         "breaks": "auto", "pageHeight": 60000, "footer": "none",
                         "header": "none"})
     if not toolkit.loadData(musicxml.read_text()):
