@@ -163,3 +163,16 @@ def test_admin_needs_the_token(client: TestClient):
     unknown = client.get("/admin/export/secrets.csv",
                          headers={"Authorization": f"Bearer {ADMIN}"})
     assert unknown.status_code == 400
+
+
+def test_an_empty_pool_says_so(tmp_path):
+    from cadenza.web.config import ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path / "empty", admin_token=ADMIN, build_pool=False)
+    with TestClient(create_app(config)) as client:
+        page = client.get("/test")
+        assert "still being prepared" in page.text
+        refused = client.post("/test/start", data={"csrf_token": csrf(client, "/test"),
+                                                   "consent": "yes", "experience": "none"})
+        assert refused.status_code == 400
+        assert "pool is too small: human (0/10), machine (0/10), catch (0/1)" in refused.text

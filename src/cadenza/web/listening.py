@@ -19,6 +19,7 @@ from cadenza.web.sessions import (
     PoolTooSmall,
     find_session,
     next_trial,
+    pool_ids,
     record_answer,
     record_events,
     start_session,
@@ -39,8 +40,11 @@ def consent_page(request: Request) -> Response:
         session = _session(request, db)
         if session is not None:
             return RedirectResponse("/test/done" if session.finished_at else "/test/trial", 303)
-    return render(request, "listen_consent.html", experience=EXPERIENCE,
-                  pool=state(request).pool_status["state"], main=MAIN_TRIALS)
+        pool = pool_ids(db)
+    ready = len(pool["human"]) >= MAIN_TRIALS and len(pool["machine"]) >= MAIN_TRIALS \
+        and len(pool["catch"]) > 0
+    return render(request, "listen_consent.html", experience=EXPERIENCE, ready=ready,
+                  building=state(request).pool_status["state"], main=MAIN_TRIALS)
 
 
 @router.post("/test/start", dependencies=[Depends(check_csrf)])
