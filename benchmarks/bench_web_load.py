@@ -108,6 +108,12 @@ async def participant(base: str, think: float, latencies: list[float],
     return accepted
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored_answers(data: Path) -> int:
     from sqlalchemy import func, select
 
@@ -133,10 +139,11 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = start_server(data, port)
+    load_before = os.getloadavg()[0]
     latencies: list[float] = []
     errors: list[str] = []
     try:
-        begin = time.perf_counter()
+        begin, cpu = time.perf_counter(), cpu_seconds(server.pid)
 
         async def everyone() -> list[int]:
             return await asyncio.gather(*(participant(f"http://127.0.0.1:{port}", args.think,
@@ -145,13 +152,17 @@ def main() -> None:
 
         accepted = sum(asyncio.run(everyone()))
         wall = time.perf_counter() - begin
+        cpu = cpu_seconds(server.pid) - cpu
     finally:
         server.terminate()
         server.wait(timeout=30)
     stored = stored_answers(data)
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
-    print(f"{args.sessions} concurrent sessions, think {args.think:g} s: {wall:.1f} s wall")
+    print(f"{args.sessions} concurrent sessions, think {args.think:g} s: {wall:.1f} s wall, "
+          f"server CPU {cpu:.1f} s ({1000 * cpu / max(len(latencies), 1):.1f} ms per trial: "
+          "page, 2 clip requests, events, answer); load average before "
+          f"{load_before:.1f}")
     print(f"answers sent {len(latencies)}, accepted {accepted}, stored {stored} "
           f"(lost {accepted - stored}); errors {len(errors)}")
     for error in errors[:5]:
