@@ -6,6 +6,7 @@ import csv
 import io
 import random
 
+import pytest
 from fastapi.testclient import TestClient
 from helpers import ADMIN, answer_session, csrf
 from sqlalchemy import func, select
@@ -176,3 +177,44 @@ def test_an_empty_pool_says_so(tmp_path):
                                                    "consent": "yes", "experience": "none"})
         assert refused.status_code == 400
         assert "pool is too small: human (0/10), machine (0/10), catch (0/1)" in refused.text
+
+
+def test_results_table_matches_hand_counts(config):
+    """Two listeners from two addresses, all controls passed: one right on 8 of 10 main
+    trials, one on 6. Pooled: 14 of 20, Wilson and binomial as in test_stats."""
+    from cadenza.web.analysis import analyse
+    from cadenza.web.stats import binomial_p, wilson
+
+    app = create_app(config)
+
+    def listener(right: int):
+        seen = []
+
+        def choose(info: dict) -> str:
+            with app.state.cadenza.factory() as db:
+                trial = db.get(Trial, info["trial"])
+                kind, human = trial.kind, trial.human_slot
+            wrong = "b" if human == "a" else "a"
+            if kind != "main":
+                return human  # controls passed, the repeat counted right
+            seen.append(1)
+            return human if len(seen) <= right else wrong
+        return choose
+
+    for address, right in ((("10.0.0.1", 1000), 8), (("10.0.0.2", 1000), 6)):
+        with TestClient(app, client=address) as client:
+            answer_session(client, choose=listener(right))
+    with app.state.cadenza.factory() as db:
+        found = analyse(db, bootstrap_reps=500)
+    overall = found.overall["pairs"]
+    assert (overall.n, overall.correct) == (20, 14)
+    assert (overall.low, overall.high) == pytest.approx(wilson(14, 20))
+    assert overall.p == pytest.approx(binomial_p(14, 20))
+    # 14 of 20: P(X >= 14) = (38760 + 15504 + 4845 + 1140 + 190 + 20 + 1) / 2^20
+    assert overall.p == pytest.approx(2 * 60460 / 2**20)
+    assert found.excluded == {"failed catch": 0, "too fast": 0, "repeat attempt": 0}
+    assert sorted(p["correct"] for p in found.participants) == [6, 8]
+    experience = [g for g in found.groups if "experience" in g.name]
+    assert len(experience) == 1 and experience[0].p_holm >= experience[0].p
+    low, high = found.bootstrap["pairs"]
+    assert low <= 0.6 and high >= 0.8  # two listeners: the interval spans both

@@ -155,9 +155,12 @@ def analyse(db: Session, bootstrap_reps: int = 2000) -> Results:
 
 
 def _participants(sessions, rows: list[Row], reasons) -> list[dict[str, Any]]:
+    by_session: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_session[row.session].append(row)
     out = []
     for s in sessions:
-        mine = [r for r in rows if r.session == s.id]
+        mine = by_session[s.id]
         main = [r for r in mine if r.kind == "main"]
         repeat = next((r for r in mine if r.kind == "repeat"), None)
         original = next((r for r in main if repeat and _repeat_of(s, repeat) == r.position),
