@@ -184,3 +184,14 @@ def test_a_crash_shows_no_stack_trace(client: TestClient, monkeypatch):
     assert response.status_code == 500
     assert "something went wrong" in response.text
     assert "Traceback" not in response.text and "secret internals" not in response.text
+
+
+def test_a_failed_job_says_why_and_stops_polling(client: TestClient):
+    waltz = "X:1\nM:3/4\nL:1/4\nK:C\nC E G | c2 G | E C E | D3 |]\n"
+    form = {"csrf_token": csrf(client), "model": "harmonizer-default", "method": "infill",
+            "given": "S", "transpositions": "0", "melody": waltz}
+    queued = client.post("/studio/harmonize", data=form)
+    assert queued.status_code == 200, queued.text
+    html = wait_job(client, job_id(queued.text))
+    assert "meter 3/4" in html and "4/4" in html
+    assert "hx-get" not in html  # the page stops asking
