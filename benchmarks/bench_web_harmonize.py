@@ -57,7 +57,9 @@ def start(data: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the server did not start")
 
 
-def harmonize_once(client: httpx.Client, melody: bytes, transpositions: int) -> float:
+def harmonize_once(client: httpx.Client, melody: bytes, transpositions: int
+                   ) -> tuple[float, float, float]:
+    """Seconds: end to end, of it the upload's answer (check and parse), and the job."""
     page = client.get("/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     begin = time.perf_counter()
@@ -65,6 +67,7 @@ def harmonize_once(client: httpx.Client, melody: bytes, transpositions: int) -> 
         "csrf_token": token, "model": "harmonizer-default", "method": "infill", "given": "S",
         "transpositions": str(transpositions), "seed": "0"},
         files={"file": ("melody.musicxml", melody)}, headers={"hx-request": "true"})
+    uploaded = time.perf_counter() - begin
     job = re.search(r'/studio/jobs/([A-Za-z0-9_-]+)"', queued.text)
     if queued.status_code != 200 or job is None:
         raise SystemExit(f"harmonize failed: {queued.status_code} {queued.text[:200]}")
@@ -79,7 +82,8 @@ def harmonize_once(client: httpx.Client, melody: bytes, transpositions: int) -> 
     for kind in ("wav", "png"):
         got = client.get(f"/studio/jobs/{job.group(1)}/{kind}")
         assert got.status_code == 200 and len(got.content) > 1000, kind
-    return time.perf_counter() - begin
+    job_seconds = float(re.search(r"made in ([\d.]+) s", html).group(1))
+    return time.perf_counter() - begin, uploaded, job_seconds
 
 
 def main() -> None:
@@ -95,10 +99,14 @@ def main() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=120) as client:
             harmonize_once(client, melody, 0)  # loads the model
             for k in args.transpositions:
-                times = [harmonize_once(client, melody, k) for _ in range(args.runs)]
+                runs = [harmonize_once(client, melody, k) for _ in range(args.runs)]
+                times = [r[0] for r in runs]
                 print(f"16 bars, infill, {k} transpositions: median "
                       f"{statistics.median(times):.2f} s, max {max(times):.2f} s "
-                      f"over {args.runs} runs" + (" (target <= 3 s)" if k == 0 else ""))
+                      f"over {args.runs} runs" + (" (target <= 3 s)" if k == 0 else "")
+                      + f"; of it upload+parse {statistics.median(r[1] for r in runs):.2f} s,"
+                      f" the job {statistics.median(r[2] for r in runs):.2f} s (medians); "
+                      f"load average {os.getloadavg()[0]:.1f}")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -134,9 +134,14 @@ def finish(job: Job, score: Score, reference: dict | None) -> dict[str, Any]:
     from cadenza.generate.outputs import write_outputs
 
     job.stage = "rendering audio, roll and score"
-    written = write_outputs(score, job.folder, "piece", ("mid", "musicxml", "wav", "png"))
-    job.stage = "engraving"
-    svg = engrave(written["musicxml"])
+    # FluidSynth is a process of its own: it renders while this thread writes the
+    # MusicXML, draws the roll and engraves (benchmarks/bench_web_harmonize.py)
+    with ThreadPoolExecutor(max_workers=1) as audio:
+        sound = audio.submit(write_outputs, score, job.folder, "piece", ("mid", "wav"))
+        written = write_outputs(score, job.folder, "piece", ("musicxml", "png"))
+        job.stage = "engraving"
+        svg = engrave(written["musicxml"])
+        written.update(sound.result())
     (job.folder / "piece.svg").write_text(svg)
     metrics = compute_all(score)
     rows = [{"name": k, "value": v,

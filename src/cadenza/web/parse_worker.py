@@ -11,6 +11,7 @@ server. One request per process: nothing of a bad file outlives it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -21,11 +22,17 @@ def limit(memory_bytes: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (50_000_000, 50_000_000))
+    os.nice(5)  # a spare warming up while a job runs yields the cores to the job
 
 
 def main() -> int:
     if len(sys.argv) == 3:
         limit(int(sys.argv[1]), int(sys.argv[2]))
+    # the readers and writers import music21 lazily: warm them up before the request
+    import music21.converter  # noqa: F401
+    import music21.musicxml.m21ToXml  # noqa: F401
+    import music21.musicxml.xmlToM21  # noqa: F401
+
     from cadenza.errors import CadenzaError
     from cadenza.io import read, write_musicxml
 
@@ -56,4 +63,6 @@ def _without_path(text: str, path: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # skip the interpreter's teardown: the parent waits for the exit

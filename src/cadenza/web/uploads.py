@@ -100,7 +100,6 @@ class ParseWorkers:
     def parse(self, suffix: str, data: bytes, out_dir: Path) -> Path:
         """Parse ``data`` (checked by :func:`check_upload`) into ``out_dir/input.musicxml``."""
         worker, seconds = self._take()
-        threading.Thread(target=self.warm, daemon=True).start()
         out = out_dir / "input.musicxml"
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"upload{suffix}"
@@ -114,6 +113,8 @@ class ParseWorkers:
                 worker.wait()
                 raise UploadError(f"parsing the file took longer than {self.seconds:g} s"
                                   ) from None
+        # the next spare starts after the parse, not during it
+        threading.Thread(target=self.warm, daemon=True).start()
         lines = stdout.decode(errors="replace").strip().splitlines()
         answer = _json(lines[-1]) if len(lines) >= 2 else None
         if answer is None:
