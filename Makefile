@@ -23,17 +23,19 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP) $@
 
-# FluidSynth and the General MIDI soundfont render audio; optional, installed where
-# apt-get is usable (root), skipped with a notice elsewhere.
+# FluidSynth and the General MIDI soundfont render audio; Debian's chromium and its
+# driver run the web tests in a real browser. Installed where apt-get is usable (root),
+# skipped with a notice elsewhere.
 system-deps:
-	@if command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	@if command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+		&& command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
 		true; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			fluidsynth fluid-soundfont-gm >/dev/null) \
-			|| echo "notice: could not install fluidsynth; WAV output will be skipped"; \
+			fluidsynth fluid-soundfont-gm chromium chromium-driver >/dev/null) \
+			|| echo "notice: could not install fluidsynth/chromium; WAV output will be skipped and the browser tests fail"; \
 	else \
-		echo "notice: fluidsynth missing (apt-get install fluidsynth fluid-soundfont-gm); WAV output will be skipped"; \
+		echo "notice: fluidsynth or chromium missing (apt-get install fluidsynth fluid-soundfont-gm chromium chromium-driver)"; \
 	fi
 
 # The main job on the embedded defaults: chorales from the shipped model, a melody
