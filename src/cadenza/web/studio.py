@@ -230,8 +230,10 @@ def harmonize(request: Request, model: str = Form(...), seed: int = Form(0),
         finally:
             melody_path.unlink(missing_ok=True)
         job.stage = f"harmonizing ({method})"
+        from cadenza.generate.processors import sampling_processors
+
         filled, _ = harmonizer.fill(task.cells, task.fermata, method,
-                                    temperature=temperature, seed=seed)
+                                    processors=sampling_processors(temperature), seed=seed)
         return task.to_score(filled)
 
     return _queue(request, "harmonize", model, work)
