@@ -8,14 +8,15 @@ from hypothesis import strategies as st
 
 from cadenza.codecs import Vocab, build_codec
 from cadenza.codecs.chorale import FIRST_NOTE
+from cadenza.codecs.grid import CLASSES, MASK, REST, grid_to_score, score_to_grid
 from cadenza.errors import CadenzaError
 from cadenza.harmonize.api import Harmonizer
-from cadenza.harmonize.grid import error_rates, grid_to_score, parse_voices, score_to_grid
+from cadenza.harmonize.grid import error_rates, parse_voices
 from cadenza.harmonize.infill import repair_ties
 from cadenza.harmonize.melody import load_melody
 from cadenza.io import write_midi, write_musicxml
 from cadenza.models import build_model
-from cadenza.models.infill import CLASSES, MASK, REST, InfillConfig, InfillModel
+from cadenza.models.infill import InfillConfig, InfillModel
 from cadenza.score import Score, TimeSignature, make_notes
 
 Q = 480
@@ -31,7 +32,7 @@ def harmonizers():
     torch.manual_seed(0)
     vocab = full_vocab()
     lm = build_model("rnn", len(vocab), layers=1, hidden=16, embedding=8, dropout=0.0)
-    infill = InfillModel(InfillConfig(layers=1, dim=16, heads=2, dropout=0.0)).eval()
+    infill = InfillModel(4, InfillConfig(layers=1, dim=16, heads=2, dropout=0.0)).eval()
     return {"lm": Harmonizer("lm", lm.eval(), vocab), "infill": Harmonizer("infill", infill)}
 
 

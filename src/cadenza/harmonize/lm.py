@@ -19,11 +19,11 @@ import torch
 
 from cadenza.codecs import Vocab
 from cadenza.codecs.chorale import END, FERMATA, FIRST_NOTE, FRAME, START
+from cadenza.codecs.grid import MASK, REST
 from cadenza.errors import CadenzaError
 from cadenza.generate.decode import decoding_mode
 from cadenza.harmonize.infill import VOICE_RANGES, repair_ties
 from cadenza.models import SequenceModel
-from cadenza.models.infill import MASK, REST
 
 
 @dataclass
