@@ -139,4 +139,5 @@ class Masked(Objective):
         nats = nll / cells if cells else float("nan")
         return {"loss": nats, "unit": self.unit, "count": cells, "nats_per_cell": nats,
                 "cells": cells, "accuracy": right / max(cells, 1),
-                "crops": 0 if crops is None else self.eval_crops}
+                "crops": 0 if crops is None else self.eval_crops,
+                "pieces": len(self.grids(split))}
