@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from cadenza.data.dataset import PreparedDataset
+    from cadenza.data.recipe import run_dataset
     from cadenza.evaluate.copying import CopyDetector
-    from cadenza.evaluate.report import decode_pieces, generate_scores, run_dataset, write_report
+    from cadenza.evaluate.report import decode_pieces, generate_scores, write_report
     from cadenza.generate import default_run
     from cadenza.generate.settings import load_sampling
     from cadenza.train.checkpoint import load_run
@@ -57,7 +57,7 @@ def main() -> None:
 
     run = load_run(default_run())
     sampling = load_sampling(run.path)  # the shipped model's own settings, as the report
-    dataset = PreparedDataset(run_dataset(run))
+    dataset = run_dataset(run)
     started = time.perf_counter()
     generated = []
     while len(generated) < args.copies:

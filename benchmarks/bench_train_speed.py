@@ -1,13 +1,20 @@
 """Training speed: the full cadenza loop against a bare nn.LSTM + Adam loop.
 
-Both train BachBot's model (3 x 256 LSTM, 32-dim embedding, dropout 0.3) on batches of
-50 x 128 tokens with the hidden state carried across windows, on the same CPU threads,
-in the same process, alternating repetitions so that machine load hits both alike.
-Throughput is in token positions per second (batch x seq_len per step, the same shapes
-for both); the cadenza loop also reports the share of positions that are padding (the
+Both train the preset's model at the preset's shapes, with the hidden state carried
+across windows, on the same CPU threads, in the same process, alternating repetitions so
+that machine load hits both alike:
+
+- ``--preset bachbot``: BachBot's 3 x 256 LSTM over 32-dim token embeddings, batches of
+  50 x 128 tokens, cross-entropy (a chorale dataset);
+- ``--preset pianoroll-lstm``: the report's 2 x 1,024 LSTM over 88-pitch frames, batches
+  of 32 x 100 frames, binary cross-entropy per pitch (a piano-roll dataset).
+
+Throughput is in positions per second (batch x seq_len per step, the same shapes for
+both); the cadenza loop also reports the share of positions that are padding (the
 price of starting every piece on a fresh state). Peak RSS is the process's maximum.
 
     python benchmarks/bench_train_speed.py --data /tmp/ds1 [--reps 5] [--steps 40]
+    python benchmarks/bench_train_speed.py --preset pianoroll-lstm --data data/piano-midi
 """
 
 from __future__ import annotations
@@ -30,9 +37,10 @@ from cadenza.train.loop import train
 LOG_EVERY = 5
 
 
-def cadenza_rate(data: str, steps: int, threads: int, seed: int) -> tuple[float, float]:
+def cadenza_rate(preset: str, data: str, steps: int, threads: int,
+                 seed: int) -> tuple[float, float]:
     """Median positions/s over log intervals (after the first) and the scored share."""
-    config = load_preset("bachbot")
+    config = load_preset(preset)
     config.data = data
     config = apply_overrides(config, [
         f"train.max_steps={steps}", f"train.threads={threads}", "train.device=cpu",
@@ -55,28 +63,38 @@ def cadenza_rate(data: str, steps: int, threads: int, seed: int) -> tuple[float,
     return statistics.median(rates), share
 
 
-def bare_rate(vocab: int, steps: int, threads: int, seed: int) -> float:
-    """Median positions/s of a plain embedding + nn.LSTM + Linear loop with Adam."""
+def bare_rate(preset: str, size: int, steps: int, threads: int, seed: int) -> float:
+    """Median positions/s of a plain nn.LSTM + Linear loop with Adam at the preset's
+    shapes: token embeddings and cross-entropy, or frames and per-pitch BCE."""
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    embed, lstm = nn.Embedding(vocab, 32), nn.LSTM(32, 256, 3, dropout=0.3, batch_first=True)
-    head, drop = nn.Linear(256, vocab), nn.Dropout(0.3)
+    config = load_preset(preset)
+    m, t = config.model.options, config.train
+    frames = config.model.name == "frame-rnn"
+    width = size if frames else m["embedding"]
+    embed = nn.Identity() if frames else nn.Embedding(size, width)
+    lstm = nn.LSTM(width, m["hidden"], m["layers"], dropout=m["dropout"], batch_first=True)
+    head, drop = nn.Linear(m["hidden"], size), nn.Dropout(m["dropout"])
     params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
-    optimizer = torch.optim.Adam(params, lr=2e-3)
-    tokens = torch.randint(1, vocab, (50, 129))
+    optimizer = torch.optim.Adam(params, lr=t.lr, fused=True)
+    shape = (t.batch_size, t.seq_len + 1)
+    data = (torch.rand(*shape, size) < 0.04).float() if frames else torch.randint(1, size, shape)
     state, times = None, []
     for _ in range(steps):
         start = time.perf_counter()
-        out, state = lstm(embed(tokens[:, :-1]), state)
+        out, state = lstm(embed(data[:, :-1]), state)
         logits = head(drop(out))
-        loss = F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten())
+        if frames:
+            loss = F.binary_cross_entropy_with_logits(logits, data[:, 1:])
+        else:
+            loss = F.cross_entropy(logits.flatten(0, 1), data[:, 1:].flatten())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         state = tuple(s.detach() for s in state)
         loss.item()
         times.append(time.perf_counter() - start)
-    return 50 * 128 / statistics.median(times[2:])
+    return t.batch_size * t.seq_len / statistics.median(times[2:])
 
 
 def peak_rss_mib() -> float:
@@ -85,27 +103,34 @@ def peak_rss_mib() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/tmp/ds1", help="prepared dataset (bach chorales)")
+    parser.add_argument("--preset", default="bachbot", choices=("bachbot", "pianoroll-lstm"))
+    parser.add_argument("--data", default="/tmp/ds1",
+                        help="prepared dataset (chorales, or piano rolls for pianoroll-lstm)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps a repetition")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    vocab = len(PreparedDataset(args.data).vocab)
+    dataset = PreparedDataset(args.data)
+    size = len(dataset.vocab) if dataset.main.kind == "tokens" else dataset.main.shape[0]
     bare, ours, shares, rss = [], [], [], {}
     for rep in range(args.reps):
-        bare.append(bare_rate(vocab, args.steps, args.threads, rep))
+        bare.append(bare_rate(args.preset, size, args.steps, args.threads, rep))
         rss["bare"] = peak_rss_mib()
-        rate, share = cadenza_rate(args.data, args.steps, args.threads, rep)
+        rate, share = cadenza_rate(args.preset, args.data, args.steps, args.threads, rep)
         ours.append(rate)
         shares.append(share)
         rss["cadenza"] = peak_rss_mib()
         print(f"rep {rep + 1}/{args.reps}: bare {bare[-1]:,.0f}  cadenza {rate:,.0f} positions/s")
     b, c = statistics.median(bare), statistics.median(ours)
-    print(f"\nBachBot LSTM 3x256, emb 32, batch 50 x 128, {args.threads} threads, "
+    t = load_preset(args.preset).train
+    positions = t.batch_size * t.seq_len
+    print(f"\npreset {args.preset}, batch {t.batch_size} x {t.seq_len}, {args.threads} threads, "
           f"median of {args.reps} reps x {args.steps} steps")
     print(f"{'loop':<22}{'positions/s':>14}{'ms/step':>10}{'peak RSS MiB':>15}")
-    print(f"{'bare nn.LSTM + Adam':<22}{b:>14,.0f}{6400e3 / b:>10.1f}{rss['bare']:>15.0f}")
-    print(f"{'cadenza train()':<22}{c:>14,.0f}{6400e3 / c:>10.1f}{rss['cadenza']:>15.0f}")
+    print(f"{'bare nn.LSTM + Adam':<22}{b:>14,.0f}{positions * 1e3 / b:>10.1f}"
+          f"{rss['bare']:>15.0f}")
+    print(f"{'cadenza train()':<22}{c:>14,.0f}{positions * 1e3 / c:>10.1f}"
+          f"{rss['cadenza']:>15.0f}")
     print(f"ratio cadenza / bare: {c / b:.3f} (target >= 0.9); scored (non-padding) share of "
           f"cadenza positions: {statistics.median(shares):.3f}")
 

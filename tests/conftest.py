@@ -90,3 +90,61 @@ def bach_dataset(bach_prepared):
 def satb_bytes() -> Callable[..., bytes]:
     """``satb_bytes(seed=0, bars=2, meter=(4, 4), names=SATB)``: SATB MIDI file bytes."""
     return satb_midi_bytes
+
+
+# -- a tiny piano-roll corpus: MIDI files with a published split -----------------------
+import json  # noqa: E402
+
+from cadenza.codecs.pianoroll import PianoRollCodec  # noqa: E402
+from cadenza.config import DataConfig, apply_overrides  # noqa: E402
+from cadenza.corpus.prepare import prepare  # noqa: E402
+from cadenza.io.write import midi_bytes  # noqa: E402
+
+
+def random_roll(rng: np.random.Generator, frames: int) -> np.ndarray:
+    """Chords of 2-4 notes held for 1-3 frames, within two octaves of middle C."""
+    roll = np.zeros((frames, 88), np.uint8)
+    t = 0
+    while t < frames:
+        hold = int(rng.integers(1, 4))
+        pitches = rng.choice(np.arange(60 - 21 - 12, 60 - 21 + 12), int(rng.integers(2, 5)),
+                             replace=False)
+        roll[t:t + hold, pitches] = 1
+        t += hold
+    roll[-1, 60 - 21] = 1  # a MIDI file ends at its last note
+    return roll
+
+
+@pytest.fixture(scope="session")
+def roll_folder(tmp_path_factory) -> Path:
+    """12 pieces of 24-40 frames (one frame = a quarter): 8 train, 2 validation, 2 test."""
+    folder = tmp_path_factory.mktemp("rolls")
+    rng = np.random.default_rng(0)
+    codec = PianoRollCodec(steps_per_quarter=1)
+    split = {}
+    for i in range(12):
+        name = f"piece{i:02d}.mid"
+        roll = random_roll(rng, int(rng.integers(24, 41)))
+        (folder / name).write_bytes(midi_bytes(codec.roll_to_score(roll)))
+        split[name] = "train" if i < 8 else ("validation" if i < 10 else "test")
+    (folder / "split.json").write_text(json.dumps(split))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def roll_dataset(roll_folder, tmp_path_factory) -> Callable[..., Path]:
+    """``roll_dataset(layout='roll', jobs=1, *overrides)``: the folder prepared."""
+    made: dict[tuple, Path] = {}
+
+    def make(layout: str = "roll", jobs: int = 1, *overrides: str) -> Path:
+        key = (layout, jobs, overrides)
+        if key not in made:
+            config = DataConfig.for_corpus("jsb")  # the benchmark defaults, on this folder
+            config.corpus = str(roll_folder)
+            config = apply_overrides(config, [f"codec.layout={layout}", *overrides])
+            out = tmp_path_factory.mktemp(f"ds-{layout}-{jobs}")
+            prepare(config, out, jobs=jobs, cache_dir=None, progress=False)
+            made[key] = out
+        return made[key]
+
+    return make

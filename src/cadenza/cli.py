@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cadenza {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(cadenza.commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # helpers shared by commands, not commands
+            continue
         module = importlib.import_module(f"cadenza.commands.{info.name}")
         module.register(commands)
     return parser

@@ -7,9 +7,7 @@ import torch
 
 from cadenza.cli import main
 from cadenza.models import build_model
-
-checkpoint = pytest.importorskip(
-    "cadenza.train.checkpoint", reason="cadenza.train.checkpoint (load_run) is not there yet")
+from cadenza.train import checkpoint
 
 
 @pytest.fixture
@@ -74,3 +72,34 @@ def test_run_sampling_settings_apply_and_flags_win(run_dir, tmp_path) -> None:
     assert from_run != plain  # the run's own setting is used
     assert generated("flag", "--pitch-temperature", "0.05") == from_run
     assert generated("override", "--pitch-temperature", "1.0") == plain  # the flag wins
+
+
+def test_continue_says_it_kept_the_primer_or_refuses(run_dir, tmp_path, capsys) -> None:
+    """A primer the encoding cannot hold (two notes at once in one voice) is refused in one
+    line, nothing written, instead of continuing a primer with a note missing."""
+    import symusic
+
+    score = symusic.Score(480)
+    score.time_signatures.append(symusic.TimeSignature(0, 4, 4))
+    lines = {"Soprano": [72, 74, 76, 77], "Alto": [67, 67, 69, 69], "Tenor": [64, 62, 60, 60],
+             "Bass": [48, 47, 45, 41]}
+    for name, pitches in lines.items():
+        track = symusic.Track(name, 0, False)
+        for beat, pitch in enumerate(pitches):
+            track.notes.append(symusic.Note(beat * 480, 480, pitch, 80))
+        score.tracks.append(track)
+    good = tmp_path / "good.mid"
+    good.write_bytes(bytes(score.dumps_midi()))
+    out = tmp_path / "out"
+    assert main(["continue", str(run_dir), str(good), "--n", "1", "--seed", "1",
+                 "--max-tokens", "120", "--out", str(out), "--formats", "mid"]) == 0
+    assert "kept the primer note for note (16 notes)" in capsys.readouterr().out
+    score.tracks[0].notes.append(symusic.Note(0, 480, 79, 80))  # a chord in the soprano
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(bytes(score.dumps_midi()))
+    assert main(["continue", str(run_dir), str(bad), "--n", "1", "--seed", "1",
+                 "--max-tokens", "120", "--out", str(tmp_path / "none"),
+                 "--formats", "mid"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot keep the given notes note for note" in err[0]
+    assert not (tmp_path / "none").exists()

@@ -253,3 +253,38 @@ def test_transposition_ensemble_is_a_normalized_mixture(harmonizers):
     expected = torch.stack(experts).mean(0)
     expected = expected / expected.sum(-1, keepdim=True)
     torch.testing.assert_close(mixed.exp(), expected, atol=1e-6, rtol=1e-4)
+
+
+def test_sampling_methods_draw_through_the_processors(harmonizers, tmp_path):
+    """One sampling chain for every command: top-k 1 makes sampling the greedy search, and
+    a temperature of 0 is refused as `generate` refuses it, not made greedy."""
+    from cadenza.errors import ConfigError
+    from cadenza.generate.processors import sampling_processors
+
+    path = tmp_path / "m.mid"
+    write_midi(melody_score([72, 74, 76, 77, 79], [4, 4, 4, 4, 16]), path)
+    task = load_melody(path, [0])
+    lm = harmonizers["lm"]
+    greedy, _ = lm.fill(task.cells, task.fermata, "greedy")
+    for seed in (1, 2):
+        drawn, _ = lm.fill(task.cells, task.fermata, "sample", seed=seed,
+                           processors=sampling_processors(top_k=1))
+        assert np.array_equal(drawn, greedy)
+    hot = [lm.fill(task.cells, task.fermata, "sample", seed=s,
+                   processors=sampling_processors(temperature=50.0))[0] for s in (1, 2)]
+    assert not np.array_equal(hot[0], hot[1])
+    for bad in (0.0, -1.0):
+        with pytest.raises(ConfigError, match="temperature must be > 0"):
+            sampling_processors(temperature=bad)
+
+
+@pytest.mark.parametrize("method", ["greedy", "sample", "infill", "gibbs"])
+def test_harmonize_refuses_a_temperature_of_zero_for_every_method(tmp_path, capsys, method):
+    from cadenza.cli import main
+
+    path = tmp_path / "m.mid"
+    write_midi(melody_score([72, 74, 76, 77, 79], [4, 4, 4, 4, 16]), path)
+    code = main(["harmonize", str(path), "--method", method, "--temperature", "0",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["cadenza: error: temperature must be > 0, got 0.0"]

@@ -28,9 +28,13 @@ def test_checkpoint_files_need_no_pickle(run: Path) -> None:
     names = {p.name for p in run.iterdir()}
     assert {"config.json", "vocab.json", "codec.json", "model.safetensors", "last.safetensors",
             "optimizer.safetensors", "state.json", "log.csv", "curves.png", "tb"} <= names
-    for path in run.glob("*.safetensors"):
-        with safe_open(str(path), "pt") as file:  # safetensors only: no code runs on load
-            assert all(file.get_tensor(k).numel() >= 0 for k in file.keys())
+    shapes = {k: tuple(v.shape) for k, v in load_run(run).model.state_dict().items()}
+    for name in ("model.safetensors", "last.safetensors"):
+        with safe_open(str(run / name), "pt") as file:  # safetensors only: no code runs on load
+            assert {k: tuple(file.get_tensor(k).shape) for k in file.keys()} == shapes, name
+    with safe_open(str(run / "optimizer.safetensors"), "pt") as file:
+        assert file.keys() and all(k.startswith(("state.", "carry.")) for k in file.keys())
+        assert all(bool(file.get_tensor(k).isfinite().all()) for k in file.keys())
     for path in run.glob("*.json"):
         json.loads(path.read_text())
     for path in run.iterdir():

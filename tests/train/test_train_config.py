@@ -18,13 +18,14 @@ from cadenza.train.config import (
 from cadenza.train.schedule import lr_at
 
 ROOT = Path(__file__).resolve().parents[2]
+PRESETS = ROOT / "src" / "cadenza" / "presets"
 
 
 @pytest.mark.parametrize("name", ["bachbot", "transformer", "tiny"])
-def test_presets_load_and_match_the_copies_in_configs(name: str) -> None:
+def test_presets_load_by_name_or_path(name: str) -> None:
     config = load_preset(name)
     assert name in preset_names()
-    assert config == load_preset(ROOT / "configs" / f"{name}.toml")
+    assert config == load_preset(PRESETS / f"{name}.toml")  # the one copy, in the package
     assert to_dict(from_dict(to_dict(config))) == to_dict(config)
 
 

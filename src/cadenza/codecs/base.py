@@ -84,10 +84,13 @@ class Vocab:
 
     PAD = "<pad>"
 
-    def __init__(self, tokens: list[str], codes: list[int]):
+    def __init__(self, tokens: list[str], codes: list[int],
+                 roles: dict[str, str] | None = None):
         if len(tokens) != len(codes):
             raise ValueError("tokens and codes differ in length")
         self.tokens = list(tokens)
+        # role (bos, eos, frame) -> token name, from the codec's spec; decoding reads these
+        self.roles = {r: t for r, t in (roles or {}).items() if t in tokens}
         self.codes = np.asarray(codes, dtype=np.int64)
         self.index = {t: i for i, t in enumerate(self.tokens)}
         # code -> id lookup table; -1 marks codes outside this vocabulary
@@ -111,6 +114,17 @@ class Vocab:
         name = spec.roles.get(role)
         return self.index.get(name) if name is not None else None
 
+    def role_id(self, role: str) -> int | None:
+        """The id of the token playing ``role`` in this vocabulary's codec, if any."""
+        name = self.roles.get(role)
+        return self.index[name] if name is not None else None
+
+    def adopt_roles(self, spec: CodecSpec) -> Vocab:
+        """Take the roles from ``spec`` where this vocabulary (an older file) has none."""
+        if not self.roles:
+            self.roles = {r: t for r, t in spec.roles.items() if t in self.index}
+        return self
+
     def id(self, token: str) -> int:
         return self.index[token]
 
@@ -120,7 +134,7 @@ class Vocab:
         special_codes = [codec.code_of(s) for s in codec.specials]
         codes = sorted(set(int(c) for c in used_codes) | set(special_codes))
         tokens = [cls.PAD] + [codec.token_name(c) for c in codes]
-        return cls(tokens, [-1] + codes)
+        return cls(tokens, [-1] + codes, dict(codec.spec.roles))
 
     def encode(self, codes: np.ndarray, where: str = "piece") -> np.ndarray:
         """Map codes to ids; a code outside the vocabulary is a clear error."""
@@ -141,11 +155,12 @@ class Vocab:
         return self.codes[ids]
 
     def to_json(self) -> dict[str, Any]:
-        return {"tokens": self.tokens, "codes": [int(c) for c in self.codes]}
+        return {"tokens": self.tokens, "codes": [int(c) for c in self.codes],
+                "roles": self.roles}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Vocab:
-        return cls(data["tokens"], data["codes"])
+        return cls(data["tokens"], data["codes"], data.get("roles"))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=1))

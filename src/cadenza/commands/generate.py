@@ -15,6 +15,8 @@ def register(commands) -> None:
                            run_generate)
     generate.add_argument("run", nargs="?", type=Path, default=None,
                           help="run folder (default: the shipped chorale model)")
+    generate.add_argument("--length", type=int, default=None, metavar="BARS",
+                          help="bars per piece (piano-roll runs; default 8)")
     _sampling_options(generate)
 
     cont = add_command(commands, "continue", "continue a primer file with a trained run",
@@ -25,6 +27,9 @@ def register(commands) -> None:
     length.add_argument("--frames", type=int, help="keep the primer's first N 16th-note frames")
     length.add_argument("--bars", type=int, help="keep the primer's first N bars")
     length.add_argument("--notes", type=int, help="keep the primer up to its N-th note")
+    cont.add_argument("--length", type=int, default=None, metavar="BARS",
+                      help="bars to add (piano-roll runs; default 4; chorales end at a "
+                           "close of their own)")
     _sampling_options(cont)
 
 
@@ -105,10 +110,13 @@ def _write(scores: list, args: argparse.Namespace, formats: tuple[str, ...], nam
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from cadenza.commands._rolls import generate_rolls, is_pianoroll
     from cadenza.generate import sample
 
     settings = _settings(args)
     run = _load(args.run)
+    if is_pianoroll(run):
+        return generate_rolls(args, run, settings["formats"])
     processors = sampling_settings(args, run.path).processors(run.vocab)
     rows = sample(run.model, run.vocab, n=args.n, processors=processors,
                   max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
@@ -118,21 +126,57 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_continue(args: argparse.Namespace) -> int:
+    from cadenza.commands._rolls import continue_rolls, is_pianoroll
     from cadenza.errors import CadenzaError
     from cadenza.generate.continuation import continue_primer, load_primer
+    from cadenza.harmonize.melody import check_kept
 
     if len(args.paths) > 2:
         raise CadenzaError("give at most a run folder and one primer file")
     run_path, primer_path = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
     settings = _settings(args)
     run = _load(run_path)
+    if is_pianoroll(run):
+        return continue_rolls(args, run, primer_path, settings["formats"])
+    full = _harmonized_primer(primer_path) if run.codec.name == "chorale" else None
     primer = load_primer(primer_path, run.codec, run.vocab, frames=args.frames,
-                         bars=args.bars, notes=args.notes)
+                         bars=args.bars, notes=args.notes, score=full)
     print(f"primer {primer_path}: kept {primer.frames} frames ({len(primer.ids)} tokens), "
           f"transposed by {primer.shift:+d} and back")
     scores = continue_primer(run.model, run.vocab, run.codec, primer, n=args.n,
                              processors=sampling_settings(args, run.path).processors(run.vocab),
                              max_tokens=args.max_tokens,
                              seed=args.seed, grammar=settings["grammar"])
+    # every continuation opens with the primer, note for note, or nothing is written
+    given, end = primer.score.transpose(-primer.shift), primer.end_tick
+    for score in scores:
+        kept = check_kept(given, score, end=end)
+    print(f"kept the primer note for note ({kept} notes) in each continuation")
     _write(scores, args, settings["formats"], f"{primer_path.stem}-continued")
     return 0
+
+
+def _harmonized_primer(path: Path) -> Any:
+    """A primer with fewer voices than the chorale model writes (a melody, or a melody
+    and bass), harmonized first by the shipped harmonizer, as ``cadenza harmonize``
+    would; ``None`` for a primer with four voices or more."""
+    from cadenza.harmonize import default_harmonizer, load_harmonizer
+    from cadenza.harmonize.grid import VOICE_LETTERS
+    from cadenza.harmonize.melody import check_kept, load_melody
+    from cadenza.io import read
+
+    score = read(path)[0]
+    voices = sum(1 for p in range(len(score.parts)) if len(score.part_notes(p)))
+    if voices >= 4 or voices == 0:
+        return None
+    given = {1: [0], 2: [0, 3], 3: [0, 1, 3]}[voices]  # S; S and B; S, A and B
+    melody = load_melody(path, given)
+    for notice in melody.notices:
+        print(f"notice: {notice}")
+    filled, _ = load_harmonizer(default_harmonizer()).fill(melody.cells, melody.fermata)
+    harmonized = melody.to_score(filled)
+    kept = check_kept(melody.original, harmonized, melody.given)
+    letters = "".join(VOICE_LETTERS[v] for v in given)
+    print(f"notice: the primer has {voices} voice(s); harmonized it as {letters} with the "
+          f"shipped harmonizer first (kept note for note, {kept} notes)")
+    return harmonized

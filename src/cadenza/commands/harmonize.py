@@ -42,7 +42,15 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
                         help="greedy|beam|sample (language-model runs), infill|gibbs "
                              "(the melody-aware run); default: the run's first")
     parser.add_argument("--width", type=int, default=8, help="beam width (default 8)")
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sample|gibbs: > 0, below 1 sharpens (default 1); checked as "
+                             "`cadenza generate` checks it, for every method")
+    parser.add_argument("--top-k", type=int, default=None,
+                        help="sample|gibbs: keep the k likeliest")
+    parser.add_argument("--top-p", type=float, default=None,
+                        help="sample|gibbs: keep the likeliest tokens up to probability p")
+    parser.add_argument("--min-p", type=float, default=None,
+                        help="sample|gibbs: keep tokens at least p times the likeliest")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--transpositions", type=int, default=None, metavar="K",
                         help="infill|gibbs: average the model over the input transposed by "
@@ -50,6 +58,14 @@ def _method_options(parser: argparse.ArgumentParser) -> None:
 
 
 LM_METHODS = ("greedy", "beam", "sample")
+
+
+def _processors(args: argparse.Namespace) -> list:
+    """The sampling chain of ``cadenza generate`` (one validation for every command)."""
+    from cadenza.generate.processors import sampling_processors
+
+    temperature = 1.0 if args.temperature is None else args.temperature
+    return sampling_processors(temperature, args.top_k, args.top_p, args.min_p)
 
 
 def _harmonizer(run: Path | None, args: argparse.Namespace):
@@ -68,8 +84,8 @@ def _harmonizer(run: Path | None, args: argparse.Namespace):
 
 def run_harmonize(args: argparse.Namespace) -> int:
     from cadenza.generate.outputs import check_formats, write_outputs
-    from cadenza.harmonize.grid import parse_voices
-    from cadenza.harmonize.melody import load_melody
+    from cadenza.harmonize.grid import VOICE_LETTERS, parse_voices
+    from cadenza.harmonize.melody import check_kept, load_melody
 
     if len(args.paths) > 2:
         raise ConfigError("give at most a run folder and one melody file")
@@ -78,32 +94,37 @@ def run_harmonize(args: argparse.Namespace) -> int:
     formats = check_formats(args.formats.split(","))
     if args.width < 1:
         raise ConfigError("--width must be at least 1")
+    processors = _processors(args)
     harmonizer = _harmonizer(run, args)
     melody = load_melody(melody_path, parse_voices(args.given))
     for notice in melody.notices:
         print(f"notice: {notice}")
     filled, logp = harmonizer.fill(melody.cells, melody.fermata, args.method, width=args.width,
-                                   temperature=args.temperature, seed=args.seed)
+                                   processors=processors, seed=args.seed)
     score = melody.to_score(filled)
+    kept = check_kept(melody.original, score, melody.given)
     written = write_outputs(score, args.out, f"{melody_path.stem}-harmonized", formats)
     print(f"harmonized {melody_path.name} ({score.end // score.tpq} quarters, given "
-          f"{args.given.upper()}, method {args.method or harmonizer.methods[0]}):")
+          f"{args.given.upper()}, method {args.method or harmonizer.methods[0]}); kept the "
+          f"given {''.join(VOICE_LETTERS[v] for v in melody.given)} note for note "
+          f"({kept} notes):")
     for path in written.values():
         print(f"  {path}")
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from cadenza.corpus.prepare import embedded_dataset
     from cadenza.data.dataset import PreparedDataset
     from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
 
+    processors = _processors(args)
     harmonizer = _harmonizer(args.run, args)
-    from cadenza.corpus.prepare import embedded_dataset
 
     data = args.data or embedded_dataset()
     tasks = tuple(t.strip().upper() for t in args.tasks.split(",") if t.strip())
     result = evaluate_harmony(harmonizer, PreparedDataset(data), args.split, args.method, tasks,
-                              args.limit, args.width, args.seed)
+                              args.limit, args.width, args.seed, processors)
     print(format_harmony(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

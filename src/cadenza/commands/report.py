@@ -50,9 +50,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from cadenza.data.dataset import PreparedDataset
+    from cadenza.data.recipe import run_dataset
     from cadenza.evaluate.likelihood import evaluate_nll
-    from cadenza.evaluate.report import run_dataset
     from cadenza.models import count_parameters
     from cadenza.train.checkpoint import load_run
 
@@ -60,7 +59,7 @@ def run_compare(args: argparse.Namespace) -> int:
           f"{'bits':>6} {'ppl':>6} {'acc':>6} {'mean OA':>8}")
     for path in args.runs:
         run = load_run(path)
-        dataset = PreparedDataset(args.data or run_dataset(run))
+        dataset = run_dataset(run, args.data)
         val = evaluate_nll(run.model, dataset, "validation", augmented=False)
         test = evaluate_nll(run.model, dataset, "test", augmented=False)
         report = path / "report" / "report.json"

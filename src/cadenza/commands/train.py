@@ -30,7 +30,8 @@ def register(commands) -> None:
                            run_evaluate)
     evaluate.add_argument("run", type=Path, help="run directory")
     evaluate.add_argument("--data", default=None,
-                          help="prepared dataset (default: the one the run was trained on)")
+                          help="prepared dataset (default: the run's own, rebuilt from its recipe "
+                               "data.json into $CADENZA_CACHE where it is not here)")
     evaluate.add_argument("--split", default="validation", choices=("validation", "test", "train"))
     evaluate.add_argument("--which", default="best", choices=("best", "last"),
                           help="best (lowest validation loss) or last weights")
@@ -64,22 +65,32 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from cadenza.data.dataset import PreparedDataset
-    from cadenza.evaluate.likelihood import evaluate_nll
-    from cadenza.train.checkpoint import check_vocab, load_run
+    from cadenza.data.recipe import run_dataset
+    from cadenza.train.checkpoint import load_run
+    from cadenza.train.loop import objective_for
 
     run = load_run(args.run, which=args.which, device=args.device)
-    data = args.data or run.config.data
-    dataset = PreparedDataset(data)
-    check_vocab(run.vocab, dataset.vocab, f"evaluate {args.run} on {data}")
-    result = evaluate_nll(run.model, dataset, args.split)
+    dataset = run_dataset(run, args.data)
+    data = dataset.folder
+    result = objective_for(run.config, dataset).evaluate(run.model, args.split)
+    if dataset.codec.spec.ordered_frames:  # piano rolls as tokens: name each next frame
+        from cadenza.evaluate.rolls import next_frame_guesses
+
+        result["frame_accuracy"] = next_frame_guesses(run, dataset, args.split)[
+            "frame_accuracy"]
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"{args.run} ({args.which}) on {data} [{args.split}]: {result['pieces']} pieces, "
-          f"{result['tokens']} tokens")
-    print(f"  nats/token      {result['nats']:.4f}")
-    print(f"  bits/token      {result['bits']:.4f}")
-    print(f"  perplexity      {result['perplexity']:.3f}")
-    print(f"  token accuracy  {result['accuracy']:.4f}")
+          f"{result['count']} {result['unit'].split('/')[-1]}s scored")
+    for key, label in EVALUATE_LINES:
+        if key in result:
+            print(f"  {label:<16}{result[key]:.4f}")
     return 0
+
+
+EVALUATE_LINES = (
+    ("nats_per_frame", "nats/frame"), ("frame_accuracy", "frame accuracy"),
+    ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
+    ("accuracy", "token accuracy"),
+)

@@ -312,7 +312,8 @@ def _progress_bar(total: int, enabled: bool):
 def embedded_dataset(config: DataConfig | None = None) -> Path:
     """The embedded chorales prepared once into the cache folder (default settings)."""
     config = config or DataConfig()
-    folder = default_cache_dir() / "datasets" / f"bach-chorales-{settings_digest(asdict(config))}"
+    name = Path(config.corpus).name or "corpus"
+    folder = default_cache_dir() / "datasets" / f"{name}-{settings_digest(asdict(config))}"
     if not (folder / "manifest.json").exists():
         prepare(config, folder, progress=False)
     return folder

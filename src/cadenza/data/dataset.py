@@ -59,13 +59,14 @@ class PreparedDataset:
         self.config = self._json("config.json")
         self.pieces: list[dict[str, Any]] = self._json("pieces.json")
         self.split: dict[str, list[str]] = self._json("split.json")
-        self.vocab = Vocab.load(self.folder / "vocab.json")
+        self.vocab = Vocab.load(self.folder / "vocab.json").adopt_roles(self.codec.spec)
         self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
         self.fields = [FieldSpec.from_json(f) for f in self.manifest.get("fields", [])] or [
             FieldSpec(TOKENS.name, "tokens", self.manifest["dtype"])]
         self.arrays = {spec.name: self._memmap(spec) for spec in self.fields}
         self.main = self.fields[0]
         self.ids = self.arrays[self.main.name]  # the field models read (token ids or frames)
+        self._id_map: np.ndarray | None = None  # set by ``map_onto``
 
     def _memmap(self, spec: FieldSpec) -> np.ndarray:
         dtype = np.dtype(self.manifest["dtype"] if spec.kind == "tokens" else spec.dtype)
@@ -88,8 +89,31 @@ class PreparedDataset:
 
     def tokens(self, index: int) -> np.ndarray:
         """The steps of piece ``index`` in the main field (token ids, or frames
-        ``[N, *shape]``): a view into the memmap."""
-        return self.ids[self.offsets[index]:self.offsets[index + 1]]
+        ``[N, *shape]``): a view into the memmap, or token ids in the vocabulary given
+        to ``map_onto``."""
+        ids = self.ids[self.offsets[index]:self.offsets[index + 1]]
+        return ids if self._id_map is None else self._id_map[ids]
+
+    def map_onto(self, vocab: Vocab, what: str) -> PreparedDataset:
+        """Read this dataset's pieces in ``vocab``'s ids (a model's), in place.
+
+        A dataset whose tokens are a subset of ``vocab`` (the plain chorales against a
+        model trained with transposed copies, which saw more pitches) is scored the
+        same as the model's own dataset; a token ``vocab`` lacks is refused by name,
+        as its id would mean nothing to the model.
+        """
+        if vocab == self.vocab:
+            return self
+        if self.main.kind != "tokens":
+            raise ConfigError(f"{what}: vocabulary differs, and the dataset holds no tokens")
+        unseen = [t for t in self.vocab.tokens if t not in vocab.index]
+        if unseen:
+            shown = ", ".join(repr(t) for t in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+            raise ConfigError(f"{what}: the dataset holds {len(unseen)} token(s) the model has "
+                              f"never seen ({shown}); use a dataset prepared like the model's")
+        self._id_map = np.array([vocab.index[t] for t in self.vocab.tokens], dtype=np.int64)
+        self.vocab = vocab
+        return self
 
     def array(self, name: str, index: int) -> np.ndarray:
         """Piece ``index`` of the field ``name``."""

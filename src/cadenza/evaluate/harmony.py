@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -69,8 +70,10 @@ def truth_nll(harmonizer: Harmonizer, cells: np.ndarray, fermata: np.ndarray,
 
 def evaluate_harmony(harmonizer: Harmonizer, dataset: PreparedDataset, split: str = "test",
                      method: str | None = None, tasks: tuple[str, ...] = TASKS,
-                     limit: int | None = None, width: int = 8, seed: int = 0) -> dict[str, Any]:
-    """Rows per task, plus Bach's own voice-leading rates, for one method."""
+                     limit: int | None = None, width: int = 8, seed: int = 0,
+                     processors: Sequence[Any] = ()) -> dict[str, Any]:
+    """Rows per task, plus Bach's own voice-leading rates, for one method (a sampling
+    method draws through ``processors``)."""
     indices = dataset.indices(split, augmented=False)[:limit]
     pieces = []
     for index in indices:
@@ -86,7 +89,8 @@ def evaluate_harmony(harmonizer: Harmonizer, dataset: PreparedDataset, split: st
             inputs = cells.copy()
             inputs[free] = MASK
             started = time.perf_counter()
-            filled, sequence_logp = harmonizer.fill(inputs, fermata, method, width=width, seed=seed)
+            filled, sequence_logp = harmonizer.fill(inputs, fermata, method, width=width,
+                                                    processors=processors, seed=seed)
             totals["seconds"] += time.perf_counter() - started
             rates = error_rates(filled, cells, free)
             totals["wrong"] += rates["token_error"] * rates["cells"]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cadenza.data.dataset import PreparedDataset
+from cadenza.data.recipe import run_dataset
 from cadenza.errors import CadenzaError
 from cadenza.evaluate import figures
 from cadenza.evaluate.copying import CopyDetector
@@ -116,9 +117,7 @@ def write_report(run_path: str | Path, out: str | Path, n: int = 64,
     from cadenza.train.checkpoint import load_run
 
     run = load_run(run_path)
-    dataset = PreparedDataset(data or run_dataset(run))
-    if dataset.vocab != run.vocab:
-        raise CadenzaError(f"{dataset.folder} has a different vocabulary from the run")
+    dataset = run_dataset(run, data)
     numbers, material = build_report(run, dataset, n, sampling, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,20 +125,3 @@ def write_report(run_path: str | Path, out: str | Path, n: int = 64,
     html = figures.render_html(numbers, material, Path(run.path), samples, audio, out)
     (out / "report.html").write_text(html)
     return numbers
-
-
-def run_dataset(run: Any) -> Path:
-    """The dataset a run was trained on; where that folder is missing (a shipped run), the
-    same preparation of the embedded chorales, made once into the cache."""
-    path = Path(run.config.data)
-    if (path / "manifest.json").exists():
-        return path
-    from cadenza.config import DataConfig, from_dict
-    from cadenza.corpus.prepare import embedded_dataset
-    from cadenza.corpus.sources import EMBEDDED
-
-    recipe = Path(run.path) / "data.json"
-    config = from_dict(DataConfig, json.loads(recipe.read_text())) if recipe.exists() else None
-    if config is None or config.corpus not in EMBEDDED:
-        raise CadenzaError(f"the run's dataset {path} is missing; pass --data")
-    return embedded_dataset(config)

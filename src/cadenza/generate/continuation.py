@@ -32,6 +32,12 @@ class Primer:
     frames: int  # frames kept
     shift: int  # semitones the primer was transposed by (undo with -shift)
     score: Score  # the primer after preprocessing
+    steps_per_quarter: int = 4
+
+    @property
+    def end_tick(self) -> int:
+        """Where the kept frames end."""
+        return self.frames * (self.score.tpq // self.steps_per_quarter)
 
 
 def frames_per_bar(score: Score, steps_per_quarter: int = 4) -> int:
@@ -43,11 +49,13 @@ def frames_per_bar(score: Score, steps_per_quarter: int = 4) -> int:
 
 def load_primer(path: str | Path, codec: Codec, vocab: Vocab, *, frames: int | None = None,
                 bars: int | None = None, notes: int | None = None,
-                config: PreprocessConfig | None = None) -> Primer:
+                config: PreprocessConfig | None = None, score: Score | None = None) -> Primer:
     """Read, preprocess and encode the opening of ``path``. Give at most one of
     ``frames``, ``bars`` (whole bars of the first meter) or ``notes`` (keep every frame
     up to the one where the ``notes``-th note starts); none keeps the whole primer.
     Raises a one-line :class:`CadenzaError` for a file that cannot serve as a primer.
+    ``score`` stands in for the file's first piece where the caller has prepared it
+    (a melody harmonized first).
     """
     from cadenza.io import read
 
@@ -57,7 +65,7 @@ def load_primer(path: str | Path, codec: Codec, vocab: Vocab, *, frames: int | N
         if value is not None and value < 1:
             raise CadenzaError(f"--{name} must be at least 1, got {value}")
     path = Path(path)
-    scores = read(path)
+    scores = [score] if score is not None else read(path)
     if not scores:
         raise CadenzaError(f"{path}: holds no piece to continue")
     score, shift = _prepare(scores[0], codec, config, path)
@@ -70,7 +78,8 @@ def load_primer(path: str | Path, codec: Codec, vocab: Vocab, *, frames: int | N
     if notes is not None:
         frames = _frames_for_notes(ids, vocab, notes)
     keep = len(ends) if frames is None else min(frames, len(ends))
-    return Primer(ids[:ends[keep - 1] + 1], keep, shift, score)
+    return Primer(ids[:ends[keep - 1] + 1], keep, shift, score,
+                  getattr(codec, "steps_per_quarter", 4))
 
 
 def _prepare(score: Score, codec: Codec, config: PreprocessConfig | None,

@@ -47,7 +47,9 @@ def resolve_grammar(vocab: Vocab, grammar: Grammar) -> Any:
 @contextmanager
 def decoding_mode() -> Iterator[None]:
     """Inference mode with oneDNN off: for one-token steps on CPU, PyTorch's plain LSTM
-    kernel is 3-4x faster than oneDNN's (measured at batch 1 and 32, torch 2.13)."""
+    kernel is faster than oneDNN's, 2.3-2.6x at batch 32 and 5-14x at batch 1 for
+    BachBot's model (``python benchmarks/bench_kernels.py``, torch 2.13, two runs on this
+    project's shared 2-core machine)."""
     before = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = False
     try:
@@ -66,11 +68,11 @@ class _Setup:
         self.model, self.grammar = model, grammar
         self.chain = ([grammar] if grammar is not None else []) + list(processors)
         self.constraints = constraints(self.chain)
-        self.end = vocab.index.get("END")
+        self.end = vocab.role_id("eos")  # roles come from the codec's spec
         if prompt_ids is None:
-            if "START" not in vocab.index:
-                raise ConfigError("this vocabulary has no START token; give a prompt")
-            prompt_ids = [vocab.id("START")]
+            if vocab.role_id("bos") is None:
+                raise ConfigError("this vocabulary has no start token (role bos); give a prompt")
+            prompt_ids = [vocab.role_id("bos")]
         self.prompt = [int(t) for t in prompt_ids]
         if not self.prompt:
             raise ConfigError("the prompt is empty")
@@ -97,6 +99,15 @@ class _Setup:
             states[c.name] = s
         return ids, state, logits[:, -1].float(), states
 
+    def finished(self, tokens: Tensor, states: dict[str, Any]) -> Tensor:
+        """[B] bool: rows that end now (the end token, or a constraint that says so)."""
+        ended = tokens == self.end if self.end is not None else torch.zeros_like(
+            tokens, dtype=torch.bool)
+        for c in self.constraints:
+            if hasattr(c, "finished"):
+                ended = ended | c.finished(states[c.name])
+        return ended
+
     def close(self, ids: list[int]) -> list[int]:
         if isinstance(self.grammar, ChoraleGrammar):
             return self.grammar.finish(ids)
@@ -119,7 +130,7 @@ def _decode(model: Any, vocab: Vocab, n: int, processors: Sequence[LogitsProcess
             buffer[:, t] = tokens
             for c in setup.constraints:
                 states[c.name] = c.advance(states[c.name], tokens)
-            ended = tokens == setup.end
+            ended = setup.finished(tokens, states)
             if ended.any():
                 for i in torch.nonzero(ended).squeeze(1).tolist():
                     out[int(rows[i])] = buffer[i, :t + 1].tolist()

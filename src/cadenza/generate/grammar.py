@@ -15,12 +15,13 @@ knows where in the frame each row is and masks every token that would be illegal
 
 Every sequence obeying these decodes with ``ChoraleCodec.decode`` and re-encodes to the
 same codes. Measured on the 316 prepared 4/4 Bach chorales (66,912 frames, codec part
-order S, A, T, B after transposition to C/Am): 1,507 frames (2.3%) have a later voice
-above an earlier one, by up to 9 semitones, so voice crossing is allowed up to 9;
-unisons are common, so equal pitches are allowed. Voice ranges are the fixed
-S 60-81, A 53-74, T 48-69, B 36-64 widened to the decoded data. 3 of 190,926 tied
-notes in the data tie into a different pitch (source-file errors); they are the only
-real tokens the grammar refuses. Pass wider ``ranges`` for augmented (transposed) data.
+order S, A, T, B after transposition to C/Am; ``python benchmarks/bench_chorale_facts.py``
+reproduces every count here): 1,507 frames (2.3%) have a later voice above an earlier
+one, by up to 9 semitones, so voice crossing is allowed up to 9; unisons are common, so
+equal pitches are allowed. Voice ranges are the fixed S 60-81, A 53-74, T 48-69,
+B 36-64 widened to the decoded data. 3 of 190,926 tied notes in the data tie into a
+pitch the previous frame did not sound (source-file errors); they are the only real
+tokens the grammar refuses (3). Pass wider ``ranges`` for augmented (transposed) data.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from cadenza.errors import CadenzaError, ConfigError
+from cadenza.generate.processors import LogitsProcessor
 
 LM_METHODS = ("greedy", "beam", "sample")
 INFILL_METHODS = ("infill", "gibbs")
@@ -39,9 +41,12 @@ class Harmonizer:
         return LM_METHODS if self.kind == "lm" else INFILL_METHODS
 
     def fill(self, cells: np.ndarray, fermata: np.ndarray, method: str | None = None,
-             width: int = 8, temperature: float = 1.0, seed: int = 0) -> tuple[np.ndarray, float]:
+             width: int = 8, processors: Sequence[LogitsProcessor] = (),
+             seed: int = 0) -> tuple[np.ndarray, float]:
         """Fill the MASK cells; returns the grid and the model's mean log-probability per
-        filled token (nan where the method has no such score)."""
+        filled token (nan where the method has no such score). The sampling methods
+        (``sample``, ``gibbs``) draw through ``processors``, the chain ``generate`` uses
+        (:func:`~cadenza.generate.processors.sampling_processors`, which validates it)."""
         method = method or self.methods[0]
         if method not in self.methods:
             raise ConfigError(f"method {method!r} needs a different run; this "
@@ -51,11 +56,11 @@ class Harmonizer:
 
             return harmonize_lm(self.model, self.vocab, cells, fermata,
                                 width=width if method == "beam" else 1,
-                                sample=method == "sample", temperature=temperature, seed=seed)
+                                sample=method == "sample", processors=processors, seed=seed)
         from cadenza.harmonize.infill import fill_confident, fill_gibbs
 
         if method == "gibbs":
-            return fill_gibbs(self.predictor(), cells, fermata, temperature=temperature,
+            return fill_gibbs(self.predictor(), cells, fermata, processors=processors,
                               seed=seed), float("nan")
         return fill_confident(self.predictor(), cells, fermata, seed=seed), float("nan")
 
@@ -87,4 +92,4 @@ def default_harmonizer() -> Path:
     if (DEFAULT_HARMONIZER / "config.json").exists():
         return DEFAULT_HARMONIZER
     raise CadenzaError(f"no default harmonizer is installed ({DEFAULT_HARMONIZER} is missing); "
-                       "train one with `cadenza train-harmonizer` and pass its run folder")
+                       "train one with `cadenza train --preset harmonizer` and pass its run folder")

@@ -12,6 +12,7 @@ exactly as the conditional log-probability of the free tokens does.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from cadenza.codecs.chorale import END, FERMATA, FIRST_NOTE, FRAME, START
 from cadenza.codecs.grid import MASK, REST
 from cadenza.errors import CadenzaError
 from cadenza.generate.decode import decoding_mode
+from cadenza.generate.processors import Context, LogitsProcessor, apply
 from cadenza.harmonize.infill import VOICE_RANGES, repair_ties
 from cadenza.models import SequenceModel
 
@@ -86,18 +88,20 @@ class _Legal:
 
 
 def harmonize_lm(model: SequenceModel, vocab: Vocab, cells: np.ndarray, fermata: np.ndarray,
-                 width: int = 1, sample: bool = False, temperature: float = 1.0,
+                 width: int = 1, sample: bool = False,
+                 processors: Sequence[LogitsProcessor] = (),
                  seed: int = 0) -> tuple[np.ndarray, float]:
     """Fill the MASK cells of ``cells[V, F]``; returns the grid and the log-probability of
     the whole sequence, given and chosen tokens, per token (nats). Since
     log p(fill | given) = log p(fill, given) - log p(given), and the last term is the same
     for every fill, this is the conditional log-likelihood that the search maximizes, up
-    to a constant. ``width`` 1 is BachBot's greedy search."""
+    to a constant. ``width`` 1 is BachBot's greedy search; ``sample`` draws each free token
+    through ``processors`` (temperature, top-k, ...) among the legal ones."""
     with decoding_mode():
-        return _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed)
+        return _harmonize(model, vocab, cells, fermata, width, sample, processors, seed)
 
 
-def _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed):
+def _harmonize(model, vocab, cells, fermata, width, sample, processors, seed):
     model.eval()
     given = repair_ties(np.where(cells == MASK, REST, cells))
     cells = np.where(cells == MASK, MASK, given)
@@ -120,7 +124,8 @@ def _harmonize(model, vocab, cells, fermata, width, sample, temperature, seed):
             ]))
             scores = logp.masked_fill(~allowed, -math.inf)
             if sample:
-                probs = torch.softmax(scores / max(temperature, 1e-4), dim=-1)
+                drawn = apply(processors, scores, Context(torch.zeros(len(scores), 0)))
+                probs = torch.softmax(drawn, dim=-1)
                 tokens = torch.multinomial(probs, 1, generator=generator)[:, 0]
                 parents = torch.arange(len(total))
             else:

@@ -3,11 +3,13 @@
 The melody is transposed to C major / A minor (the models' key), moved by
 octaves into the voices' ranges if needed (with a notice), and laid out as grid
 rows; the voices to fill are MASK. Nothing of the melody is dropped: a chord in
-a given part, or a melody that cannot fit, is a clear error instead.
+a given part, or a melody that cannot fit, is a clear error instead, and
+:func:`check_kept` checks the finished output against the melody note for note.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +68,48 @@ def load_melody(path: str | Path, given: list[int]) -> Melody:
     cells[[v for v in range(4) if v not in given]] = MASK
     original = quantized.replace(key=key)
     return Melody(cells, fermata, given, shift, original, notices)
+
+
+def check_kept(given: Score, output: Score, parts: list[int] | None = None,
+               end: int | None = None) -> int:
+    """Check that ``output`` plays ``given``'s notes note for note and return their number.
+
+    ``parts[i]`` is the output part that must play given part ``i``; ``None`` compares
+    all notes whatever their part. Ties are merged on both sides (a note split at a bar
+    line is one note); with ``end``, only what sounds before that tick is compared. A
+    difference raises a one-line :class:`CadenzaError` naming the first note changed.
+    """
+    given, output = given.merge_ties(), output.merge_ties()
+    pairs = [(None, None)] if parts is None else list(enumerate(parts))
+    total = 0
+    for source, target in pairs:
+        want = Counter(_sounding(given, source, end))
+        have = Counter(_sounding(output, target, end))
+        lost = sorted((want - have).elements())
+        extra = sorted((have - want).elements())
+        if lost or extra:
+            onset, length, pitch = (lost or extra)[0]
+            what = "would be lost" if lost else "would be added"
+            raise CadenzaError(
+                f"cannot keep the given notes note for note: {len(lost) or len(extra)} of "
+                f"{sum(want.values())}"
+                f" would change (first: MIDI {pitch} at quarter {onset / given.tpq:g}, "
+                f"{length / given.tpq:g} quarters, {what}); nothing written")
+        total += sum(want.values())
+    return total
+
+
+def _sounding(score: Score, part: int | None, end: int | None) -> list[tuple[int, int, int]]:
+    """(onset, length, pitch) of a part's notes, cut at ``end``."""
+    notes = score.notes if part is None else score.part_notes(part)
+    rows = []
+    for onset, length, pitch in zip(notes["onset"].tolist(), notes["duration"].tolist(),
+                                    notes["pitch"].tolist()):
+        if end is not None and onset >= end:
+            continue
+        stop = onset + length if end is None else min(onset + length, end)
+        rows.append((onset, stop - onset, pitch))
+    return rows
 
 
 def _given_parts(score: Score, given: list[int], notices: list[str]) -> Score:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cadenza.score import Score
 
@@ -46,3 +47,48 @@ def piano_roll(score: Score, path: str | Path, title: str | None = None,
     finally:
         plt.close(fig)
     return path
+
+
+def roll_overlay(primer: Any, truth: Any, guess: Any, path: str | Path, lowest: int = 21,
+                 title: str = "") -> Path:
+    """A PNG laying a model's continuation over the true one: the primer in grey, then
+    frames where only the truth sounds in blue, only the model in red, both in black."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib import pyplot as plt
+    from matplotlib.patches import Patch
+
+    primer, truth, guess = (np.asarray(a) > 0 for a in (primer, truth, guess))
+    frames = len(primer) + max(len(truth), len(guess))
+    image = np.ones((primer.shape[1], frames, 3))
+    image[:, :len(primer)][primer.T] = (0.55, 0.55, 0.55)
+    k = len(primer)
+    later = np.zeros((primer.shape[1], frames - k, 2), bool)
+    later[:, :len(truth), 0], later[:, :len(guess), 1] = truth.T, guess.T
+    colours = {(True, False): (0.12, 0.47, 0.71), (False, True): (0.84, 0.15, 0.16),
+               (True, True): (0.0, 0.0, 0.0)}
+    for (t, g), colour in colours.items():
+        image[:, k:][(later[..., 0] == t) & (later[..., 1] == g)] = colour
+    used = np.nonzero(image.min(axis=(1, 2)) < 1)[0]
+    low, high = (int(used.min()) - 2, int(used.max()) + 3) if len(used) else (0, len(image))
+    low = max(low, 0)
+    fig, ax = plt.subplots(figsize=(12, 4.5), dpi=100)
+    try:
+        ax.imshow(image[low:high], origin="lower", aspect="auto", interpolation="nearest",
+                  extent=(0, frames, lowest + low - 0.5, lowest + high - 0.5))
+        ax.axvline(k, color="black", linewidth=1, linestyle="--")
+        ax.set_xlabel("frame")
+        ax.set_ylabel("MIDI pitch")
+        ax.set_title(title)
+        ax.legend(handles=[Patch(color=(0.55, 0.55, 0.55), label="primer"),
+                           Patch(color=colours[(True, False)], label="true only"),
+                           Patch(color=colours[(False, True)], label="model only"),
+                           Patch(color=colours[(True, True)], label="both")],
+                  loc="upper left", fontsize="small", ncol=4)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return Path(path)

@@ -1,7 +1,8 @@
 """Readers: every supported file format into :class:`~cadenza.score.Score`.
 
-MIDI goes through symusic (fast, C++); MusicXML, ABC and Humdrum go through
-music21, imported only when such a file is read.
+MIDI goes through symusic (fast, C++); ABC through cadenza's own reader
+(:mod:`cadenza.io.abc`); MusicXML and Humdrum through music21, imported only when such
+a file is read.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def read(path: str | Path, data: bytes | None = None) -> list[Score]:
         raise ReadError(f"{path}: empty file")
     if suffix in MIDI_SUFFIXES:
         return [read_midi_bytes(data, title=path.stem, where=str(path))]
+    if suffix == ".abc":  # music21's ABC reader loses notes; see cadenza.io.abc
+        from cadenza.io.abc import read_abc
+
+        return read_abc(path, data)
     return read_music21_file(path)
 
 

@@ -63,6 +63,7 @@ def load_run(path: str | Path, which: str = "best",
     config = read_config(path)
     vocab = Vocab.load(path / "vocab.json")
     codec = codec_from_config(json.loads((path / "codec.json").read_text()))
+    vocab.adopt_roles(codec.spec)
     spec = model_spec(config.objective.name, codec.spec)
     model = build_model_for(config.model.name, spec, len(vocab), **config.model.options)
     load_weights(model, path / WEIGHTS[which])

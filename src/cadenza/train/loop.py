@@ -248,7 +248,8 @@ def _check_same(saved: ExperimentConfig, config: ExperimentConfig, out: Path) ->
 def _optimizer(model: SequenceModel, t: TrainConfig) -> torch.optim.Optimizer:
     cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
     # The fused kernel updates every tensor in one pass: on CPU the default per-tensor
-    # loop costs about 15 ms a step for BachBot's model, the fused one under 1 ms.
+    # loop took 11-29 ms a step for BachBot's model, the fused one 1.1-2.5 ms, 10-12x
+    # less (python benchmarks/bench_kernels.py, two runs on a shared 2-core machine).
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
                 for p in model.parameters())
     return cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay, fused=fused)
