@@ -82,6 +82,12 @@ def test_the_harmonizer_trains_through_the_one_loop(tiny_data, tmp_path) -> None
     assert (tmp_path / "run" / "state.json").exists()
     harmonizer = load_harmonizer(tmp_path / "run")
     assert harmonizer.kind == "infill" and harmonizer.window == 16
+    # fine-tuning starts from the run's best weights (a step at lr 1e-30 leaves them)
+    train(harmonizer_config(tiny_data, "train.lr=1e-30", "train.max_steps=1"),
+          tmp_path / "tuned", init_from=tmp_path / "run")
+    a, b = (load_file(tmp_path / name) for name in ("run/model.safetensors",
+                                                     "tuned/last.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-12) for k in a)
 
 
 def test_the_harmonizer_stops_early(tiny_data, tmp_path) -> None:

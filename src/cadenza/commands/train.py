@@ -90,7 +90,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 EVALUATE_LINES = (
-    ("nats_per_frame", "nats/frame"), ("frame_accuracy", "frame accuracy"),
+    ("nats_per_frame", "nats/frame"), ("nats_per_cell", "nats/cell"),
+    ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),
 )
