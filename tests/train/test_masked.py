@@ -14,8 +14,8 @@ from cadenza.errors import ConfigError
 from cadenza.harmonize import DEFAULT_HARMONIZER, load_harmonizer
 from cadenza.models import InfillModel, build_model_for
 from cadenza.objectives import build_objective
-from cadenza.train.checkpoint import load_run
-from cadenza.train.config import apply_overrides, load_preset
+from cadenza.train.checkpoint import load_run, read_config
+from cadenza.train.config import apply_overrides, load_preset, to_dict
 from cadenza.train.logs import read_log
 from cadenza.train.loop import train
 
@@ -118,3 +118,19 @@ def test_the_shipped_harmonizer_loads_as_an_ordinary_run() -> None:
     assert run.config.model.name == "infill" and run.config.objective.name == "masked"
     assert isinstance(run.model, InfillModel) and run.model.voices == GRID_SPEC.main.shape[0]
     assert load_harmonizer(DEFAULT_HARMONIZER).window == run.config.objective.options["frames"]
+
+
+def test_the_readme_recipe_of_the_shipped_harmonizer_sets_keys_that_exist() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    commands = re.findall(r"cadenza train --preset harmonizer (?:[^\n]*\\\n)*[^\n]*", readme)
+    assert len(commands) >= 4
+    for command in commands:
+        overrides = re.findall(r"--set (\S+)", command)
+        config = apply_overrides(load_preset("harmonizer"), overrides)
+        assert config.objective.name == "masked"
+    # the last stage's command is the shipped run's config, as migrated
+    shipped = to_dict(read_config(DEFAULT_HARMONIZER))
+    assert {**to_dict(config), "data": ""} == {**shipped, "data": ""}
