@@ -67,6 +67,7 @@ class Harmonizer:
 
 def load_harmonizer(path: str | Path) -> Harmonizer:
     """Load an infilling run (the ``masked`` objective) or a chorale language-model run."""
+    from cadenza.objectives.masked import FRAMES
     from cadenza.train.checkpoint import load_run
 
     path = Path(path)
@@ -80,7 +81,7 @@ def load_harmonizer(path: str | Path) -> Harmonizer:
                               "an infilling (masked) or a chorale language-model run")
         # asked in windows as long as the crops it was trained on
         return Harmonizer("infill", run.model, path=path,
-                          window=run.config.objective.options.get("frames"))
+                          window=run.config.objective.options.get("frames", FRAMES))
     if run.codec.name != "chorale":
         raise ConfigError(f"{path} uses the {run.codec.name!r} codec; harmonizing needs a "
                           "chorale model")

@@ -31,6 +31,7 @@ from cadenza.errors import ConfigError
 from cadenza.objectives.base import Objective, StepLoss, register_objective
 
 Grids = list[tuple[np.ndarray, np.ndarray]]
+FRAMES = 128  # the default crop: 8 bars of 16ths
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Masked(Objective):
 
     unit = "nats/cell"
 
-    def __init__(self, dataset: PreparedDataset, frames: int = 128, transpose: int = 3,
+    def __init__(self, dataset: PreparedDataset, frames: int = FRAMES, transpose: int = 3,
                  voice_share: float = 0.5, batches_per_epoch: int = 0, eval_crops: int = 128,
                  eval_seed: int = 12345) -> None:
         super().__init__(dataset)
