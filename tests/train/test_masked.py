@@ -134,3 +134,11 @@ def test_the_readme_recipe_of_the_shipped_harmonizer_sets_keys_that_exist() -> N
     # the last stage's command is the shipped run's config, as migrated
     shipped = to_dict(read_config(DEFAULT_HARMONIZER))
     assert {**to_dict(config), "data": ""} == {**shipped, "data": ""}
+
+
+def test_a_model_and_an_objective_that_do_not_fit_are_refused(tiny_data, tmp_path) -> None:
+    lm = apply_overrides(load_preset("tiny"), [f"data={tiny_data}", "objective.name=masked"])
+    with pytest.raises(ConfigError, match="reads tokens, but this codec produces grid"):
+        train(lm, tmp_path / "a")
+    with pytest.raises(ConfigError, match="reads grid, but this codec produces tokens"):
+        train(harmonizer_config(tiny_data, "objective.name=next_token"), tmp_path / "b")
