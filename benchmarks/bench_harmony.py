@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cadenza.codecs.grid import MASK, score_to_grid
 from cadenza.data.dataset import PreparedDataset
 from cadenza.evaluate.harmony import evaluate_harmony, format_harmony
 from cadenza.harmonize import load_harmonizer
-from cadenza.harmonize.grid import score_to_grid
-from cadenza.models.infill import MASK
 
 BACHBOT = {"S": (0.532, 0.532), "A": (0.442, 0.442), "T": (0.235, 0.235),
            "B": (0.241, 0.241), "AT": (0.686, 0.787), "ATB": (0.718, 0.878)}

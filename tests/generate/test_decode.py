@@ -69,8 +69,23 @@ def test_wider_beam_is_no_less_likely(rnn, vocab, codec, width) -> None:
     assert beam_lp >= greedy_lp - 1e-4
 
 
+def test_model_scoring_ranks_by_the_models_own_log_probability(rnn, vocab) -> None:
+    chain = [TopK(3)]  # renormalized over three tokens, the processed scores are higher
+    options = {"max_tokens": 60, "grammar": None}  # 59 tokens scored, then END appended
+    for width in (1, 4):
+        processed = beam_search(rnn, vocab, width, chain, **options)
+        model = beam_search(rnn, vocab, width, chain, scoring="model", **options)
+        assert model.log_prob == pytest.approx(
+            log_prob(rnn, vocab, model.ids[:59], grammar=None), abs=1e-3)
+        assert processed.log_prob == pytest.approx(
+            log_prob(rnn, vocab, processed.ids[:59], processors=chain, grammar=None), abs=1e-3)
+        assert model.log_prob < processed.log_prob
+
+
 def test_bad_settings(rnn, vocab) -> None:
     with pytest.raises(ConfigError):
         sample(rnn, vocab, max_tokens=2)
     with pytest.raises(ConfigError):
         beam_search(rnn, vocab, width=0)
+    with pytest.raises(ConfigError, match="scoring"):
+        beam_search(rnn, vocab, scoring="best")

@@ -8,14 +8,15 @@ from hypothesis import strategies as st
 
 from cadenza.codecs import Vocab, build_codec
 from cadenza.codecs.chorale import FIRST_NOTE
+from cadenza.codecs.grid import CLASSES, MASK, REST, grid_to_score, score_to_grid
 from cadenza.errors import CadenzaError
 from cadenza.harmonize.api import Harmonizer
-from cadenza.harmonize.grid import error_rates, grid_to_score, parse_voices, score_to_grid
+from cadenza.harmonize.grid import error_rates, parse_voices
 from cadenza.harmonize.infill import repair_ties
 from cadenza.harmonize.melody import load_melody
 from cadenza.io import write_midi, write_musicxml
 from cadenza.models import build_model
-from cadenza.models.infill import CLASSES, MASK, REST, InfillConfig, InfillModel
+from cadenza.models.infill import InfillConfig, InfillModel
 from cadenza.score import Score, TimeSignature, make_notes
 
 Q = 480
@@ -31,7 +32,7 @@ def harmonizers():
     torch.manual_seed(0)
     vocab = full_vocab()
     lm = build_model("rnn", len(vocab), layers=1, hidden=16, embedding=8, dropout=0.0)
-    infill = InfillModel(InfillConfig(layers=1, dim=16, heads=2, dropout=0.0)).eval()
+    infill = InfillModel(4, InfillConfig(layers=1, dim=16, heads=2, dropout=0.0)).eval()
     return {"lm": Harmonizer("lm", lm.eval(), vocab), "infill": Harmonizer("infill", infill)}
 
 
@@ -287,3 +288,25 @@ def test_harmonize_refuses_a_temperature_of_zero_for_every_method(tmp_path, caps
                  "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["cadenza: error: temperature must be > 0, got 0.0"]
+
+
+def test_lm_search_ranks_fills_by_their_joint_log_probability(harmonizers):
+    from cadenza.codecs.grid import cell_code
+    from cadenza.evaluate.harmony import grid_tokens
+    from cadenza.generate.decode import log_prob
+    from cadenza.harmonize.lm import harmonize_lm
+
+    model, vocab = harmonizers["lm"].model, harmonizers["lm"].vocab
+    cells = np.full((4, 24), MASK)
+    pitches = [72, 74, 76, 74, 72, 71]
+    cells[0] = [cell_code(p, f % 4 > 0) for p in pitches for f in range(4)]
+    fermata = np.zeros(24, dtype=bool)
+    fermata[20] = True
+    joint = {}
+    for width in (1, 4):
+        filled, per_token = harmonize_lm(model, vocab, cells, fermata, width=width)
+        assert np.array_equal(filled[0], cells[0])
+        ids = vocab.encode(np.array(grid_tokens(filled, fermata)[0]))
+        joint[width] = log_prob(model, vocab, ids, 1, grammar=None)
+        assert per_token * (len(ids) - 1) == pytest.approx(joint[width], abs=1e-3)
+    assert joint[4] >= joint[1] - 1e-6

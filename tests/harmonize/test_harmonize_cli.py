@@ -19,9 +19,9 @@ def runs(tmp_path, satb_folder):
                  "--quiet", "--jobs", "1"]) == 0
     infill = tmp_path / "infill"
     assert main(["train", "--preset", "harmonizer", "--data", str(data), "--out", str(infill),
-                 "--set", "train.steps=4", "--set", "train.eval_every=2", "--set",
+                 "--set", "train.max_steps=4", "--set", "train.eval_every=2", "--set",
                  "model.layers=1", "--set", "model.dim=32", "--set", "train.threads=1",
-                 "--set", "train.frames=32"]) == 0
+                 "--set", "objective.frames=32", "--quiet"]) == 0
     lm = tmp_path / "lm"
     assert main(["train", "--preset", "tiny", "--data", str(data), "--out", str(lm), "--quiet",
                  "--set", "train.max_steps=2"]) == 0

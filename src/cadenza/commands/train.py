@@ -45,8 +45,6 @@ def run_train(args: argparse.Namespace) -> int:
     from cadenza.train.config import apply_overrides, load_preset
     from cadenza.train.loop import train
 
-    if args.preset and _train_infill(args):
-        return 0
     if args.resume and args.preset is None:
         config = read_config(args.out)
     else:
@@ -64,27 +62,6 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"stopped ({result['stopped']}) after {result['steps']} steps, "
           f"{result['epochs']} epochs; {best_text}; run in {args.out}")
     return 0
-
-
-def _train_infill(args: argparse.Namespace) -> bool:
-    """Train an infilling harmonizer when the preset is one (``kind = "infill"``)."""
-    from cadenza.config import apply_overrides
-    from cadenza.errors import ConfigError
-    from cadenza.train.infill import infill_preset, train_infill
-
-    experiment = infill_preset(args.preset)
-    if experiment is None:
-        return False
-    if args.resume:
-        raise ConfigError("the infilling harmonizer has no --resume; use --init-from RUN")
-    experiment.data = str(args.data or experiment.data)
-    apply_overrides(experiment, list(args.overrides))
-    if not experiment.data:
-        raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
-    result = train_infill(experiment, args.out, init_from=args.init_from)
-    print(f"best validation {result['best_val_loss']:.4f} nats/cell after {result['steps']} "
-          f"steps ({result['minutes']:.1f} min); run in {args.out}")
-    return True
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -113,7 +90,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 EVALUATE_LINES = (
-    ("nats_per_frame", "nats/frame"), ("frame_accuracy", "frame accuracy"),
+    ("nats_per_frame", "nats/frame"), ("nats_per_cell", "nats/cell"),
+    ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),
 )

@@ -14,9 +14,8 @@ from itertools import combinations
 import numpy as np
 import torch
 
+from cadenza.codecs.grid import MASK, REST, score_to_grid, transpose_cells
 from cadenza.data.dataset import PreparedDataset
-from cadenza.harmonize.grid import score_to_grid
-from cadenza.models.infill import MASK, REST
 
 VOICE_SUBSETS = [s for k in (1, 2, 3) for s in combinations(range(4), k)]
 
@@ -38,9 +37,9 @@ class GridBatch:
     fermata: torch.Tensor  # [B, F]
     offsets: torch.Tensor  # [B] bar position of each crop's first frame
 
-
-def transpose_cells(cells: np.ndarray, shift: int) -> np.ndarray:
-    return np.where(cells != REST, cells + 2 * shift, REST)
+    def to(self, device: torch.device | str) -> GridBatch:
+        return GridBatch(*(t.to(device) for t in (self.inputs, self.targets, self.hidden,
+                                                  self.fermata, self.offsets)))
 
 
 def sample_batch(grids, batch_size: int, frames: int, rng: np.random.Generator,

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from cadenza.codecs.chorale import END, FERMATA, FIRST_NOTE, FRAME, START
+from cadenza.codecs.grid import MASK, REST, grid_to_score, score_to_grid
 from cadenza.data.dataset import PreparedDataset
 from cadenza.evaluate.voiceleading import CHECKS, voice_leading
 from cadenza.harmonize.api import Harmonizer
-from cadenza.harmonize.grid import error_rates, grid_to_score, parse_voices, score_to_grid
-from cadenza.models.infill import MASK, REST
+from cadenza.harmonize.grid import error_rates, parse_voices
 
 TASKS = ("S", "A", "T", "B", "AT", "ATB")
 

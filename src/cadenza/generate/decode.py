@@ -177,9 +177,16 @@ def greedy(model: Any, vocab: Vocab, processors: Sequence[LogitsProcessor] = (),
 
 def beam_search(model: Any, vocab: Vocab, width: int = 4,
                 processors: Sequence[LogitsProcessor] = (), max_tokens: int = MAX_TOKENS,
-                prompt_ids: Sequence[int] | None = None, grammar: Grammar = "auto") -> Beam:
+                prompt_ids: Sequence[int] | None = None, grammar: Grammar = "auto",
+                scoring: str = "processed") -> Beam:
     """The most likely sequence beam search of ``width`` finds (sum of log-probabilities
-    of the generated tokens under the processed distribution, no length penalty).
+    of the generated tokens, no length penalty, accumulated in float64).
+
+    ``scoring="processed"`` ranks by the processed distribution (renormalized after the
+    processors); ``"model"`` by the model's own log-probabilities, the processors only
+    ruling tokens out (``-inf``): with tokens forced by a constraint this is the joint
+    log-probability of forced and chosen tokens, which orders the choices as their
+    conditional likelihood given the forced ones does (the harmonizer's search).
 
     As in Hugging Face's beam search, an ``END`` enters the finished set only when it
     ranks among the best ``width`` candidates, so ``width=1`` is greedy search. It stops
@@ -187,14 +194,22 @@ def beam_search(model: Any, vocab: Vocab, width: int = 4,
     """
     if width < 1:
         raise ConfigError(f"beam width must be >= 1, got {width}")
+    if scoring not in ("processed", "model"):
+        raise ConfigError(f"beam scoring must be 'processed' or 'model', not {scoring!r}")
     setup = _Setup(model, vocab, processors, max_tokens, prompt_ids, grammar)
     finished: list[tuple[float, list[int]]] = []
     with decoding_mode():
         ids, state, logits, states = setup.start(1)
-        scores = torch.zeros(1)
+        scores = torch.zeros(1, dtype=torch.float64)
         for t in range(ids.shape[1], setup.limit):
             context = Context(ids, t - len(setup.prompt), states)
-            logp = apply(setup.chain, logits, context).log_softmax(dim=-1).cpu()
+            processed = apply(setup.chain, logits, context)
+            if scoring == "model":
+                logp = logits.log_softmax(dim=-1).masked_fill(processed == float("-inf"),
+                                                              float("-inf"))
+            else:
+                logp = processed.log_softmax(dim=-1)
+            logp = logp.double().cpu()
             total = (scores[:, None] + logp).flatten()
             top = total.topk(min(2 * width, len(total)))
             chosen: list[tuple[int, int, float]] = []
@@ -214,7 +229,7 @@ def beam_search(model: Any, vocab: Vocab, width: int = 4,
                 break
             index = torch.tensor([b for b, _, _ in chosen])
             tokens = torch.tensor([tok for _, tok, _ in chosen])
-            scores = torch.tensor([s for _, _, s in chosen])
+            scores = torch.tensor([s for _, _, s in chosen], dtype=torch.float64)
             ids = torch.cat([ids[index], tokens[:, None]], dim=1)
             state = model.select_state(state, index.to(setup.device))
             for c in setup.constraints:

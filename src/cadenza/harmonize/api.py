@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,20 +66,22 @@ class Harmonizer:
 
 
 def load_harmonizer(path: str | Path) -> Harmonizer:
-    """Load an infilling run or a chorale language-model run."""
-    path = Path(path)
-    config = path / "config.json"
-    if not config.exists():
-        raise CadenzaError(f"{path} is not a cadenza run (no config.json)")
-    settings = json.loads(config.read_text())
-    if settings.get("kind") == "infill":
-        from cadenza.train.infill import load_infill_run
-
-        return Harmonizer("infill", load_infill_run(path), path=path,
-                          window=settings.get("train", {}).get("frames"))
+    """Load an infilling run (the ``masked`` objective) or a chorale language-model run."""
+    from cadenza.objectives.masked import FRAMES
     from cadenza.train.checkpoint import load_run
 
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise CadenzaError(f"{path} is not a cadenza run (no config.json)")
     run = load_run(path)
+    if run.model.contract == "whole-sequence":
+        if run.config.objective.name != "masked":
+            raise ConfigError(f"{path} is a {run.config.model.name!r} model trained with the "
+                              f"{run.config.objective.name!r} objective; harmonizing needs "
+                              "an infilling (masked) or a chorale language-model run")
+        # asked in windows as long as the crops it was trained on
+        return Harmonizer("infill", run.model, path=path,
+                          window=run.config.objective.options.get("frames", FRAMES))
     if run.codec.name != "chorale":
         raise ConfigError(f"{path} uses the {run.codec.name!r} codec; harmonizing needs a "
                           "chorale model")

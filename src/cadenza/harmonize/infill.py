@@ -31,11 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cadenza.codecs.grid import CLASSES, FRAMES_PER_BAR, MASK, REST, grid_to_score
 from cadenza.errors import ConfigError
 from cadenza.evaluate.voiceleading import frame_grid, parallel_motion
 from cadenza.generate.processors import Context, LogitsProcessor, apply
-from cadenza.harmonize.grid import grid_to_score
-from cadenza.models.infill import CLASSES, FRAMES_PER_BAR, MASK, REST, InfillModel
+from cadenza.models.infill import InfillModel
 
 # Mask-predict rounds. Few rounds keep each cell close to the model's own best guess
 # given the melody (the choice that minimizes the expected number of wrong cells), but

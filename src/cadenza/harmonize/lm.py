@@ -4,37 +4,43 @@ The given voices fix the shape of every frame in advance: an optional fermata,
 one slot per voice when any given voice sounds (none when all rest), then
 ``|||``. Given slots are forced to the melody's tokens; free slots take the
 model's choice among the tokens legal there (the voice's range; a tie only
-continuing the same pitch in that voice). Beams are ranked by the model's joint
-log-probability of the whole sequence, which for fixed given tokens orders fills
-exactly as the conditional log-probability of the free tokens does.
+continuing the same pitch in that voice). That template is a constraint
+(:class:`Template`, a logits processor with per-row state) on
+:mod:`cadenza.generate.decode`'s search: greedy and beam search rank by the model's
+joint log-probability of the whole sequence, which for fixed given tokens orders fills
+exactly as the conditional log-probability of the free tokens does; sampling draws
+each free token through the given processors among the legal ones.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from cadenza.codecs import Vocab
 from cadenza.codecs.chorale import END, FERMATA, FIRST_NOTE, FRAME, START
+from cadenza.codecs.grid import MASK, REST
 from cadenza.errors import CadenzaError
-from cadenza.generate.decode import decoding_mode
-from cadenza.generate.processors import Context, LogitsProcessor, apply
+from cadenza.generate import decode
+from cadenza.generate.processors import Context, LogitsProcessor
 from cadenza.harmonize.infill import VOICE_RANGES, repair_ties
 from cadenza.models import SequenceModel
-from cadenza.models.infill import MASK, REST
 
 
 @dataclass
 class Slot:
-    """One token position: forced id, or a free voice to choose for."""
+    """One token position: a forced id, or a free voice to choose for (``voice`` also
+    names the voice of a forced note)."""
 
     forced: int | None = None
     voice: int | None = None
     frame: int = 0
+    ends_frame: bool = False  # the frame delimiter
 
 
 def _ids(vocab: Vocab) -> dict[int, int]:
@@ -60,31 +66,59 @@ def build_template(cells: np.ndarray, fermata: np.ndarray, vocab: Vocab) -> list
                             f"the model has no token for the given note {(cell - 1) // 2} "
                             f"in frame {f}; it is outside what the model was trained on"
                         )
-                    slots.append(Slot(forced=ids[code], frame=f))
-        slots.append(Slot(forced=ids[FRAME], frame=f))
+                    slots.append(Slot(forced=ids[code], voice=voice, frame=f))
+        slots.append(Slot(forced=ids[FRAME], frame=f, ends_frame=True))
     slots.append(Slot(forced=ids[END], frame=cells.shape[1]))
     return slots
 
 
-class _Legal:
-    """Which ids a free voice may take, given the pitch it held in the frame before."""
+class Template:
+    """The forced-tokens constraint: at each position only the template's token, or, in a
+    free slot, the tokens legal for its voice. Per row it remembers the pitch each voice
+    sounds in the current and the previous frame (a tie may only continue the latter)."""
 
-    def __init__(self, vocab: Vocab):
-        size = len(vocab)
-        codes = np.asarray(vocab.codes)
+    name = "template"
+
+    def __init__(self, slots: list[Slot], vocab: Vocab, prompt_length: int = 1) -> None:
+        codes = torch.as_tensor(np.asarray(vocab.codes))
         note = codes >= FIRST_NOTE
-        self.pitch = np.where(note, (codes - FIRST_NOTE) // 2, -1)
+        self.slots, self.prompt_length = slots, prompt_length
+        self.pitch = torch.where(note, (codes - FIRST_NOTE) // 2, -1)  # [vocab]
         self.tied = note & ((codes - FIRST_NOTE) % 2 == 1)
-        self.untied = {}
-        for v, (low, high) in enumerate(VOICE_RANGES):
-            self.untied[v] = note & ~self.tied & (self.pitch >= low) & (self.pitch <= high)
-        self.size = size
+        self.untied = torch.stack([note & ~self.tied & (self.pitch >= low) & (self.pitch <= high)
+                                   for low, high in VOICE_RANGES])  # [voices, vocab]
 
-    def mask(self, voice: int, previous_pitch: int) -> np.ndarray:
-        allowed = self.untied[voice].copy()
-        if previous_pitch >= 0:
-            allowed |= self.tied & (self.pitch == previous_pitch)
-        return allowed
+    def __call__(self, logits: Tensor, context: Context) -> Tensor:
+        slot = self.slots[context.step]
+        if slot.forced is not None:
+            allowed = torch.zeros_like(logits, dtype=torch.bool)
+            allowed[:, slot.forced] = True
+        else:
+            held = context.states[self.name][2][:, slot.voice]  # [B]
+            allowed = self.untied[slot.voice][None] | (
+                self.tied[None] & (self.pitch[None] == held[:, None]))
+        return logits.masked_fill(~allowed.to(logits.device), float("-inf"))
+
+    def init_state(self, batch_size: int) -> Any:
+        """(tokens read, pitch per voice in this frame, in the frame before); -1: none."""
+        empty = torch.full((batch_size, len(VOICE_RANGES)), -1)
+        return 0, empty, empty.clone()
+
+    def advance(self, state: Any, tokens: Tensor) -> Any:
+        read, current, previous = state
+        index = read - self.prompt_length
+        if 0 <= index < len(self.slots):
+            slot = self.slots[index]
+            if slot.voice is not None:
+                current = current.clone()
+                current[:, slot.voice] = self.pitch[tokens]
+            elif slot.ends_frame:
+                current, previous = torch.full_like(current, -1), current
+        return read + 1, current, previous
+
+    def select_state(self, state: Any, index: Tensor) -> Any:
+        read, current, previous = state
+        return read, current[index], previous[index]
 
 
 def harmonize_lm(model: SequenceModel, vocab: Vocab, cells: np.ndarray, fermata: np.ndarray,
@@ -97,53 +131,26 @@ def harmonize_lm(model: SequenceModel, vocab: Vocab, cells: np.ndarray, fermata:
     for every fill, this is the conditional log-likelihood that the search maximizes, up
     to a constant. ``width`` 1 is BachBot's greedy search; ``sample`` draws each free token
     through ``processors`` (temperature, top-k, ...) among the legal ones."""
-    with decoding_mode():
-        return _harmonize(model, vocab, cells, fermata, width, sample, processors, seed)
-
-
-def _harmonize(model, vocab, cells, fermata, width, sample, processors, seed):
     model.eval()
     given = repair_ties(np.where(cells == MASK, REST, cells))
     cells = np.where(cells == MASK, MASK, given)
     slots = build_template(cells, fermata, vocab)
-    legal = _Legal(vocab)
-    codes = torch.as_tensor(np.asarray(vocab.codes))
-    generator = torch.Generator().manual_seed(seed)
-    logits, state = model.step(torch.tensor([_ids(vocab)[START]]), model.init_state(1))
-    grids = torch.from_numpy(cells.copy())[None]  # [K, V, F]: each beam's grid
-    total = torch.zeros(1, dtype=torch.float64)  # joint log-probability of each beam
-    for slot in slots:
-        logp = torch.log_softmax(logits.float(), dim=-1).double()  # [K, V]
-        if slot.forced is not None:
-            total = total + logp[:, slot.forced]
-            parents = torch.arange(len(total))
-            tokens = torch.full_like(parents, slot.forced)
-        else:
-            allowed = torch.from_numpy(np.stack([
-                legal.mask(slot.voice, _held(g, slot.voice, slot.frame)) for g in grids.numpy()
-            ]))
-            scores = logp.masked_fill(~allowed, -math.inf)
-            if sample:
-                drawn = apply(processors, scores, Context(torch.zeros(len(scores), 0)))
-                probs = torch.softmax(drawn, dim=-1)
-                tokens = torch.multinomial(probs, 1, generator=generator)[:, 0]
-                parents = torch.arange(len(total))
-            else:
-                flat = (total[:, None] + scores).flatten()
-                best = flat.topk(min(width, int(torch.isfinite(flat).sum()))).indices
-                parents, tokens = best // scores.shape[1], best % scores.shape[1]
-            total = total[parents] + scores[parents, tokens]
-            grids = grids[parents].clone()
-            grids[:, slot.voice, slot.frame] = codes[tokens] - FIRST_NOTE + 1
-        if len(parents) != logits.shape[0] or not torch.equal(parents, torch.arange(len(parents))):
-            state = model.select_state(state, parents)
-        logits, state = model.step(tokens, state)
-    best = int(total.argmax())
-    grid = grids[best].numpy()
-    return np.where(grid == MASK, REST, grid), float(total[best]) / len(slots)
+    prompt = [_ids(vocab)[START]]
+    room = len(prompt) + len(slots)
+    if model.max_context is not None and room > model.max_context + 1:
+        raise CadenzaError(f"the melody needs {room} tokens, more than this model's context "
+                           f"of {model.max_context}; harmonize a shorter melody")
+    template = Template(slots, vocab, len(prompt))
+    options = {"max_tokens": room + 1, "prompt_ids": prompt, "grammar": None}
+    if sample:
+        ids = decode.sample(model, vocab, 1, [template, *processors], seed=seed, **options)[0]
+        total = decode.log_prob(model, vocab, ids, len(prompt), grammar=None)
+    else:
+        best = decode.beam_search(model, vocab, width, [template], scoring="model", **options)
+        ids, total = best.ids, best.log_prob
+    grid = cells.copy()
+    for slot, token in zip(slots, ids[len(prompt):]):
+        if slot.forced is None:
+            grid[slot.voice, slot.frame] = int(vocab.codes[token]) - FIRST_NOTE + 1
+    return np.where(grid == MASK, REST, grid), total / len(slots)
 
-
-def _held(grid: np.ndarray, voice: int, frame: int) -> int:
-    """The pitch ``voice`` sounds in the frame before ``frame`` (-1 for none)."""
-    previous = int(grid[voice, frame - 1]) if frame else REST
-    return (previous - 1) // 2 if previous not in (REST, MASK) else -1

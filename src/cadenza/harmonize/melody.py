@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cadenza.codecs.grid import MASK, VOICE_NAMES, grid_to_score, score_to_grid
 from cadenza.corpus.preprocess import analyze_key, key_shift, select_satb
 from cadenza.errors import CadenzaError, SkipPiece
-from cadenza.harmonize.grid import VOICE_LETTERS, VOICE_NAMES, grid_to_score, score_to_grid
+from cadenza.harmonize.grid import VOICE_LETTERS
 from cadenza.harmonize.infill import VOICE_RANGES
 from cadenza.io.read import read
-from cadenza.models.infill import MASK
 from cadenza.score import Score
 
 

@@ -1,7 +1,8 @@
-"""Sequence models over token ids: `build_model("rnn" | "transformer", vocab_size, ...)`."""
+"""Models: `build_model("rnn" | "transformer" | "frame_rnn" | "infill", size, ...)`."""
 
 from .base import ModelConfigError, SequenceModel, State, WholeSequenceModel, count_parameters
 from .frame_rnn import FrameRNN, FrameRNNConfig
+from .infill import InfillConfig, InfillModel
 from .registry import MODELS, build_model, build_model_for, model_options, register_model
 from .rnn import RNNConfig, RNNLanguageModel
 from .transformer import KVCache, TransformerConfig, TransformerLanguageModel
@@ -9,6 +10,8 @@ from .transformer import KVCache, TransformerConfig, TransformerLanguageModel
 __all__ = [
     "FrameRNN",
     "FrameRNNConfig",
+    "InfillConfig",
+    "InfillModel",
     "WholeSequenceModel",
     "build_model_for",
     "MODELS",

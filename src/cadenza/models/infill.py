@@ -6,7 +6,10 @@ voice. Any cells may be hidden (``MASK``); the model sees every visible cell, be
 and after, and predicts all hidden ones at once. That is what harmonization needs:
 the given voices are visible everywhere, including what comes later in the melody.
 
-Contract: ``forward(cells[B, F, V], fermata[B, F]) -> logits[B, F, V, CLASSES]``.
+It keeps the whole-sequence contract and is built by the registry (``"infill"``) from
+the grid's spec (:data:`cadenza.codecs.grid.GRID_SPEC`: the number of voices);
+the ``masked`` objective trains it. ``forward(cells[B, F, V], fermata[B, F]) ->
+logits[B, F, V, CLASSES]``.
 """
 
 from __future__ import annotations
@@ -17,24 +20,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from cadenza.models.base import ModelConfigError
+from cadenza.codecs.grid import CLASSES, FRAMES_PER_BAR
+from cadenza.models.base import ModelConfigError, WholeSequenceModel
 from cadenza.models.layers import MLP, RMSNorm, apply_rotary, rotary_tables
-
-REST = 0
-CLASSES = 1 + 2 * 128  # rest, then (pitch, tied) as 1 + 2 * pitch + tied
-MASK = CLASSES  # input only
-FRAMES_PER_BAR = 16
-
-
-def cell_code(pitch: int, tied: bool) -> int:
-    return 1 + 2 * pitch + int(tied)
+from cadenza.models.registry import register_model
 
 
 @dataclass
 class InfillConfig:
     """Size of the infilling transformer (bidirectional, rotary positions)."""
 
-    voices: int = 4
     layers: int = 6
     dim: int = 192
     heads: int = 6
@@ -71,24 +66,26 @@ class _Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class InfillModel(nn.Module):
-    """Predicts every cell of a partly hidden voices × frames grid."""
+@register_model("infill")
+class InfillModel(WholeSequenceModel):
+    """Predicts every cell of a partly hidden ``voices`` × frames grid."""
 
-    model_name = "infill"
+    inputs = "grid"
     config_class = InfillConfig
 
-    def __init__(self, config: InfillConfig | None = None) -> None:
+    def __init__(self, voices: int = 4, config: InfillConfig | None = None) -> None:
         super().__init__()
+        self.voices = voices
         self.config = config = config or InfillConfig()
         # one table per voice, summed: the frame vector knows which voice holds what
         self.cells = nn.ModuleList(nn.Embedding(CLASSES + 1, config.dim) for _ in
-                                   range(config.voices))
+                                   range(voices))
         self.beat = nn.Embedding(FRAMES_PER_BAR, config.dim)
         self.fermata = nn.Embedding(2, config.dim)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.layers))
         self.norm = RMSNorm(config.dim)
-        self.head = nn.Linear(config.dim, config.voices * CLASSES)
+        self.head = nn.Linear(config.dim, voices * CLASSES)
         cos, sin = rotary_tables(config.dim // config.heads, config.max_frames)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)

@@ -1,14 +1,15 @@
 """Objectives: each owns a loss, a held-out measure and its unit (see ``base.py``)."""
 
-from cadenza.objectives import multilabel, next_token  # noqa: F401  (register them)
+from cadenza.objectives import masked, multilabel, next_token  # noqa: F401  (register them)
 from cadenza.objectives.base import (
     OBJECTIVES,
     Objective,
     StepLoss,
     build_objective,
     default_objective,
+    model_spec,
     register_objective,
 )
 
 __all__ = ["OBJECTIVES", "Objective", "StepLoss", "build_objective", "default_objective",
-           "register_objective"]
+           "model_spec", "register_objective"]

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 import torch
 
+from cadenza.codecs.spec import CodecSpec
 from cadenza.data.dataset import PreparedDataset
 from cadenza.errors import ConfigError
 
@@ -46,6 +47,12 @@ class Objective(ABC):
 
     def __init__(self, dataset: PreparedDataset) -> None:
         self.dataset = dataset
+
+    @classmethod
+    def model_spec(cls, codec: CodecSpec) -> CodecSpec:
+        """What the model reads, given the dataset codec's spec: the codec's own fields,
+        unless the objective turns them into something else (``masked``: grids)."""
+        return codec
 
     @abstractmethod
     def batches(self, split: str, train: Any) -> Batches:
@@ -83,6 +90,12 @@ def build_objective(name: str, dataset: PreparedDataset, **options: Any) -> Obje
         return OBJECTIVES[name](dataset, **options)
     except TypeError as err:
         raise ConfigError(f"objective {name!r}: {err}") from None
+
+
+def model_spec(objective: str, codec: CodecSpec) -> CodecSpec:
+    """The spec a model trained with ``objective`` is built from (``auto``: the codec's)."""
+    cls = OBJECTIVES.get(objective)
+    return codec if cls is None else cls.model_spec(codec)  # type: ignore[attr-defined]
 
 
 def default_objective(dataset: PreparedDataset) -> str:

@@ -33,6 +33,7 @@ from cadenza import __version__
 from cadenza.codecs import Codec, Vocab, codec_from_config
 from cadenza.errors import ConfigError
 from cadenza.models import SequenceModel, build_model_for
+from cadenza.objectives import model_spec
 from cadenza.train.config import ExperimentConfig, from_dict, to_dict
 
 INFO_FILES = ("config.json", "vocab.json", "codec.json")
@@ -63,7 +64,8 @@ def load_run(path: str | Path, which: str = "best",
     vocab = Vocab.load(path / "vocab.json")
     codec = codec_from_config(json.loads((path / "codec.json").read_text()))
     vocab.adopt_roles(codec.spec)
-    model = build_model_for(config.model.name, codec.spec, len(vocab), **config.model.options)
+    spec = model_spec(config.objective.name, codec.spec)
+    model = build_model_for(config.model.name, spec, len(vocab), **config.model.options)
     load_weights(model, path / WEIGHTS[which])
     return Run(path, config, model.to(device or "cpu").eval(), vocab, codec)
 

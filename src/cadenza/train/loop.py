@@ -54,9 +54,9 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     torch.manual_seed(t.seed)
     if dataset.main.kind == "tokens":
         config.model.options = fill_structure_tokens(config.model.options, dataset.vocab.id)
-    model = build_model_for(config.model.name, dataset.codec.spec, len(dataset.vocab),
-                            **config.model.options).to(device)
-    if t.tbptt and model.max_context is not None:
+    model = build_model_for(config.model.name, objective.model_spec(dataset.codec.spec),
+                            len(dataset.vocab), **config.model.options).to(device)
+    if t.tbptt and getattr(model, "max_context", None) is not None:
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
                           "use --set train.tbptt=false")
     windows = objective.batches("train", t)
