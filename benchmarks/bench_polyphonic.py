@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--split", default="test")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=0,
+                        help="token models: name each next frame by the majority of this "
+                             "many drawn frames (default 0: greedy)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -48,7 +51,8 @@ def main() -> None:
         started = time.perf_counter()
         result = objective_for(run.config, dataset).evaluate(run.model, args.split,
                                                              augmented=False)
-        guesses = next_frame_guesses(run, dataset, args.split)
+        torch.manual_seed(0)
+        guesses = next_frame_guesses(run, dataset, args.split, args.samples)
         base = baseline_scores(frames_of(dataset, "train"), frames_of(dataset, args.split))
         corpus = dataset.config["data"]["corpus"].rstrip("/").split("/")[-1]
         rows.append([corpus, path.name, f"{result['loss']:.3f}",
