@@ -13,7 +13,6 @@ A dataset folder holds:
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 
 from cadenza.codecs import Codec, Vocab, codec_from_config
 from cadenza.errors import ConfigError
+from cadenza.safety import about, read_json
 
 FILES = ("ids.bin", "offsets.npy", "pieces.json", "split.json", "vocab.json", "config.json",
          "manifest.json")
@@ -47,19 +47,42 @@ class PreparedDataset:
             )
         self.manifest = self._json("manifest.json")
         self.config = self._json("config.json")
-        self.pieces: list[dict[str, Any]] = self._json("pieces.json")
+        self.pieces: list[dict[str, Any]] = self._json("pieces.json", list)
         self.split: dict[str, list[str]] = self._json("split.json")
-        self.vocab = Vocab.load(self.folder / "vocab.json")
-        self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
-        dtype = np.dtype(self.manifest["dtype"])
+        with about(self.folder / "vocab.json"):
+            self.vocab = Vocab.from_json(self._json("vocab.json"))
+        with about(self.folder / "offsets.npy"):
+            self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
+        with about(self.folder / "manifest.json", "bad dtype"):
+            dtype = np.dtype(self.manifest["dtype"])
+        self._check(dtype)
         size = int(self.offsets[-1])
         self.ids = (
             np.memmap(self.folder / "ids.bin", dtype=dtype, mode="r", shape=(size,))
             if size else np.zeros(0, dtype=dtype)
         )
 
-    def _json(self, name: str) -> Any:
-        return json.loads((self.folder / name).read_text())
+    def _json(self, name: str, kind: type = dict) -> Any:
+        return read_json(self.folder / name, kind)
+
+    def _check(self, dtype: np.dtype) -> None:
+        """The files agree with each other (a damaged or hand-edited folder stops here,
+        with the file named, rather than deep inside training)."""
+        offsets, where = self.offsets, self.folder / "offsets.npy"
+        if (offsets.ndim != 1 or offsets.dtype.kind not in "iu"
+                or len(offsets) != len(self.pieces) + 1 or offsets[0] != 0
+                or (np.diff(offsets) < 0).any()):
+            raise ConfigError(f"{where}: damaged (expected {len(self.pieces) + 1} rising "
+                              f"whole-number offsets from 0, one per piece plus the end); "
+                              "prepare the dataset again")
+        if dtype.kind != "u" or dtype.itemsize > 4:
+            raise ConfigError(f"{self.folder / 'manifest.json'}: damaged (dtype {dtype})")
+        ids = self.folder / "ids.bin"
+        expected = int(offsets[-1]) * dtype.itemsize
+        found = ids.stat().st_size
+        if found != expected:
+            raise ConfigError(f"{ids}: damaged ({found} bytes, {expected} expected from "
+                              "offsets.npy); prepare the dataset again")
 
     def __len__(self) -> int:
         return len(self.pieces)

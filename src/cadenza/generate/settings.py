@@ -8,12 +8,12 @@ the command line wins. A run without the file samples at plain temperature 1.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cadenza.errors import ConfigError
+from cadenza.safety import about, read_json
 
 FILE = "sampling.json"
 
@@ -58,13 +58,11 @@ def load_sampling(run_path: str | Path) -> SamplingSettings:
     path = Path(run_path) / FILE
     if not path.exists():
         return SamplingSettings()
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"{path}: unreadable sampling settings ({err})") from None
+    data = read_json(path, kind=None)
     known = {f.name for f in fields(SamplingSettings)}
     unknown = sorted(set(data) - known) if isinstance(data, dict) else ["(not an object)"]
     if unknown:
         raise ConfigError(f"{path}: unknown sampling setting(s) {', '.join(unknown)}; "
                           f"known: {', '.join(sorted(known))}")
-    return SamplingSettings(**data)
+    with about(path, "bad sampling settings"):
+        return SamplingSettings(**data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from cadenza.errors import CadenzaError, ConfigError
+from cadenza.safety import read_json
 
 LM_METHODS = ("greedy", "beam", "sample")
 INFILL_METHODS = ("infill", "gibbs")
@@ -67,7 +67,7 @@ def load_harmonizer(path: str | Path) -> Harmonizer:
     config = path / "config.json"
     if not config.exists():
         raise CadenzaError(f"{path} is not a cadenza run (no config.json)")
-    settings = json.loads(config.read_text())
+    settings = read_json(config)
     if settings.get("kind") == "infill":
         from cadenza.train.infill import load_infill_run
 

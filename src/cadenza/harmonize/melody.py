@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadenza.corpus.preprocess import analyze_key, key_shift, select_satb
+from cadenza.corpus.preprocess import analyze_key, key_shift, quantize_whole, select_satb
 from cadenza.errors import CadenzaError, SkipPiece
 from cadenza.harmonize.grid import VOICE_LETTERS, VOICE_NAMES, grid_to_score, score_to_grid
 from cadenza.harmonize.infill import VOICE_RANGES
@@ -53,7 +53,10 @@ def load_melody(path: str | Path, given: list[int]) -> Melody:
         raise CadenzaError(f"{path}: meter {score.meter}; the harmonizers model 4/4 chorales only")
     melody = _given_parts(score, given, notices)
     _check_single_line(melody, path)
-    quantized = melody.quantize(4)
+    try:
+        quantized = quantize_whole(melody, 4)
+    except SkipPiece as err:
+        raise CadenzaError(f"{path}: {err}") from None
     moved = int((quantized.notes["onset"] != melody.notes["onset"]).sum()
                 + (quantized.notes["duration"] != melody.notes["duration"]).sum())
     if moved:

@@ -32,7 +32,9 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from cadenza import __version__
 from cadenza.codecs import Codec, Vocab, codec_from_config
 from cadenza.errors import ConfigError
+from cadenza.io.weights import build_checked
 from cadenza.models import SequenceModel, build_model
+from cadenza.safety import about, read_json
 from cadenza.train.config import ExperimentConfig, from_dict, to_dict
 
 INFO_FILES = ("config.json", "vocab.json", "codec.json")
@@ -60,10 +62,13 @@ def load_run(path: str | Path, which: str = "best",
         raise ConfigError(f"which must be 'best' or 'last', not {which!r}")
     _require(path, (*INFO_FILES, WEIGHTS[which]))
     config = read_config(path)
-    vocab = Vocab.load(path / "vocab.json")
-    codec = codec_from_config(json.loads((path / "codec.json").read_text()))
-    model = build_model(config.model.name, len(vocab), **config.model.options)
-    load_weights(model, path / WEIGHTS[which])
+    vocab = load_vocab(path / "vocab.json")
+    with about(path / "codec.json"):
+        codec = codec_from_config(read_json(path / "codec.json"))
+    weights = path / WEIGHTS[which]
+    model = build_checked(weights, lambda: build_model(config.model.name, len(vocab),
+                                                       **config.model.options))
+    load_weights(model, weights)
     return Run(path, config, model.to(device or "cpu").eval(), vocab, codec)
 
 
@@ -71,7 +76,7 @@ def read_config(path: str | Path) -> ExperimentConfig:
     """The ExperimentConfig saved in a run directory."""
     path = Path(path)
     _require(path, ("config.json",))
-    data = json.loads((path / "config.json").read_text())
+    data = read_json(path / "config.json")
     return from_dict({k: data[k] for k in ("data", "model", "train") if k in data},
                      where=str(path / "config.json"))
 
@@ -87,6 +92,12 @@ def write_run_info(out: Path, config: ExperimentConfig, vocab: Vocab,
     _write_text(out / "codec.json", json.dumps(codec_config, indent=1))
     if data_config is not None:
         _write_text(out / "data.json", json.dumps(data_config, indent=1))
+
+
+def load_vocab(path: Path) -> Vocab:
+    """A vocab.json, or a one-line error naming it."""
+    with about(path):
+        return Vocab.from_json(read_json(path))
 
 
 def check_vocab(expected: Vocab, found: Vocab, what: str) -> None:

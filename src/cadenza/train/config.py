@@ -28,6 +28,7 @@ from typing import Any
 from cadenza.config import parse_value
 from cadenza.errors import ConfigError
 from cadenza.models import MODELS, ModelConfigError
+from cadenza.safety import read_text
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
@@ -179,7 +180,7 @@ def load_preset(name_or_path: str | Path) -> ExperimentConfig:
         path = Path(text_path)
         if not path.is_file():
             raise ConfigError(f"preset file {path} not found")
-        text = path.read_text()
+        text = read_text(path)
     else:
         resource = resources.files("cadenza").joinpath("presets", f"{text_path}.toml")
         if not resource.is_file():

@@ -22,10 +22,13 @@ from safetensors.torch import load_model, save_model
 from torch.nn import functional as F
 
 from cadenza import __version__
+from cadenza.config import from_dict
 from cadenza.data.dataset import PreparedDataset
 from cadenza.data.grids import load_grids, sample_batch
 from cadenza.errors import ConfigError
+from cadenza.io.weights import build_checked
 from cadenza.models.infill import InfillConfig, InfillModel
+from cadenza.safety import about, read_json
 
 
 @dataclass
@@ -143,11 +146,14 @@ def load_infill_run(path: str | Path) -> InfillModel:
     if not config_file.exists() or not weights.exists():
         raise ConfigError(f"{path} is not an infilling run (needs config.json and "
                           "model.safetensors)")
-    config = json.loads(config_file.read_text())
+    config = read_json(config_file)
     if config.get("kind") != "infill":
         raise ConfigError(f"{path} is not an infilling run")
-    model = InfillModel(InfillConfig(**config["model"]))
-    load_model(model, str(weights))
+    with about(config_file, "bad model settings"):
+        model_config = from_dict(InfillConfig, config["model"])
+    model = build_checked(weights, lambda: InfillModel(model_config))
+    with about(weights, "cannot load weights"):
+        load_model(model, str(weights))
     return model.eval()
 
 
@@ -155,8 +161,6 @@ def infill_preset(name_or_path: str | Path) -> InfillExperiment | None:
     """The preset as an InfillExperiment when it declares ``kind = "infill"``, else None."""
     import tomllib
     from importlib import resources
-
-    from cadenza.config import from_dict
 
     text_path = str(name_or_path)
     if text_path.endswith(".toml") or "/" in text_path:
