@@ -14,6 +14,7 @@ from typing import Any
 
 from cadenza.errors import ConfigError
 from cadenza.safety import about, read_json
+from cadenza.validate import check_number, check_optional
 
 FILE = "sampling.json"
 
@@ -28,6 +29,18 @@ class SamplingSettings:
     min_frames: int | None = None  # no END before this many frames (chorales)
     end_after: int | None = None  # past this many frames, END grows likelier (EndBoost)
     end_growth: float = 1.1  # END's odds multiply by this every frame past end_after
+
+    def __post_init__(self) -> None:
+        """Every value checked here, so the flags and a run's sampling.json alike stop
+        with one line (NaN, inf, or out of range) instead of sampling nonsense."""
+        check_number("temperature", self.temperature, 0, 100, low_open=True)
+        check_optional("pitch_temperature", self.pitch_temperature, 0, 100, low_open=True)
+        check_optional("top_k", self.top_k, 1, integer=True)
+        check_optional("top_p", self.top_p, 0, 1, low_open=True)
+        check_optional("min_p", self.min_p, 0, 1, high_open=True)
+        check_optional("min_frames", self.min_frames, 0, 1 << 20, integer=True)
+        check_optional("end_after", self.end_after, 0, 1 << 20, integer=True)
+        check_number("end_growth", self.end_growth, 1, 1000)
 
     def override(self, **changes: Any) -> SamplingSettings:
         """These settings with every change that is not None applied."""

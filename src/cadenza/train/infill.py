@@ -29,6 +29,7 @@ from cadenza.errors import ConfigError
 from cadenza.io.weights import build_checked
 from cadenza.models.infill import InfillConfig, InfillModel
 from cadenza.safety import about, read_json
+from cadenza.validate import SEED_MAX, check_optional
 
 
 @dataclass
@@ -49,6 +50,18 @@ class InfillTrainConfig:
     threads: int = 2
     max_minutes: float | None = None  # stop early (the schedule still spans ``steps``)
     max_steps: int | None = None  # likewise; reproduces a run that stopped on time
+
+    def check(self) -> None:
+        """NaN, infinities and out-of-range values stop here, before any step."""
+        for key, low, high in (("steps", 1, 1e12), ("batch_size", 1, 1 << 20),
+                               ("frames", 16, 1 << 16), ("warmup", 0, 1e12),
+                               ("weight_decay", 0, 10), ("transpose", 0, 12),
+                               ("voice_share", 0, 1), ("eval_every", 1, 1e12),
+                               ("seed", 0, SEED_MAX), ("threads", 0, 4096),
+                               ("max_steps", 1, 1e12)):
+            check_optional(f"train.{key}", getattr(self, key), low, high)
+        for key in ("lr", "grad_clip", "max_minutes"):
+            check_optional(f"train.{key}", getattr(self, key), 0, 1e9, low_open=True)
 
 
 @dataclass
@@ -87,6 +100,7 @@ def train_infill(experiment: InfillExperiment, out: str | Path,
     """Train and write the run directory ``out``; returns a summary. ``init_from`` starts
     from another infilling run's weights (same model size)."""
     cfg, out = experiment.train, Path(out)
+    cfg.check()
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
