@@ -26,8 +26,9 @@ def run(make_config, tmp_path) -> Path:
 
 def test_checkpoint_files_need_no_pickle(run: Path) -> None:
     names = {p.name for p in run.iterdir()}
-    assert {"config.json", "vocab.json", "codec.json", "model.safetensors", "last.safetensors",
-            "optimizer.safetensors", "state.json", "log.csv", "curves.png", "tb"} <= names
+    assert {"config.json", "vocab.json", "codec.json", "model.safetensors", "last-3.safetensors",
+            "optimizer-3.safetensors", "state-3.json", "checkpoint.json", "log.csv",
+            "curves.png", "tb"} <= names
     for path in run.glob("*.safetensors"):
         with safe_open(str(path), "pt") as file:  # safetensors only: no code runs on load
             assert all(file.get_tensor(k).numel() >= 0 for k in file.keys())
@@ -62,7 +63,7 @@ def test_broken_runs_give_clear_errors(run: Path, tmp_path: Path) -> None:
     (partial / "model.safetensors").unlink()
     with pytest.raises(ConfigError, match="missing model.safetensors"):
         load_run(partial)
-    (partial / "last.safetensors").write_bytes(b"not a tensor file")
+    (partial / "last-3.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(ConfigError, match="cannot load weights"):
         load_run(partial, "last")
 

@@ -94,3 +94,27 @@ def _compare(shell: torch.nn.Module, header: dict[str, Any], weights: Path) -> N
     if total > weights.stat().st_size + BUFFER_ALLOWANCE:
         raise ConfigError(f"{weights.parent / 'config.json'}: the model would take "
                           f"{total / 2**20:.0f} MB, far more than its weights file")
+
+
+# A model to train from scratch may hold this many bytes of parameters and buffers
+# (with Adam's two moments and the gradients, four times as much in training).
+MAX_NEW_MODEL_BYTES = 2 * 2**30
+
+
+def build_bounded(build: Callable[[], torch.nn.Module],
+                  limit: int = MAX_NEW_MODEL_BYTES) -> torch.nn.Module:
+    """``build()`` after the same call on the meta device showed the model fits ``limit``:
+    ``--set model.hidden=1000000`` is refused in one line, not after minutes of swapping."""
+    try:
+        with torch.device("meta"):
+            shell = build()
+    except ConfigError:
+        raise
+    except Exception as err:
+        raise ConfigError(f"the model settings do not describe a model ({problem(err)})") \
+            from None
+    total = sum(t.numel() * t.element_size() for t in (*shell.parameters(), *shell.buffers()))
+    if total > limit:
+        raise ConfigError(f"the model would take {total / 2**30:.1f} GB, more than the "
+                          f"{limit / 2**30:.0f} GB cadenza builds; choose smaller model settings")
+    return build()

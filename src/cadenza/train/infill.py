@@ -26,7 +26,7 @@ from cadenza.config import from_dict
 from cadenza.data.dataset import PreparedDataset
 from cadenza.data.grids import load_grids, sample_batch
 from cadenza.errors import ConfigError
-from cadenza.io.weights import build_checked
+from cadenza.io.weights import build_bounded, build_checked
 from cadenza.models.infill import InfillConfig, InfillModel
 from cadenza.safety import about, read_json
 from cadenza.validate import SEED_MAX, check_optional
@@ -109,7 +109,7 @@ def train_infill(experiment: InfillExperiment, out: str | Path,
         raise ConfigError("the infilling harmonizer trains on a chorale-codec dataset")
     train_grids = load_grids(dataset, "train")
     val_grids = load_grids(dataset, "validation")
-    model = InfillModel(experiment.model)
+    model = build_bounded(lambda: InfillModel(experiment.model))
     if init_from is not None:
         source = load_infill_run(init_from)
         if source.config != experiment.model:

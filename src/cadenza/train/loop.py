@@ -24,6 +24,7 @@ from cadenza.data.dataset import PreparedDataset
 from cadenza.data.windows import Batch, make_windows
 from cadenza.errors import ConfigError
 from cadenza.evaluate.likelihood import evaluate_nll
+from cadenza.io.weights import build_bounded
 from cadenza.models import SequenceModel, build_model
 from cadenza.models.structure import fill_structure_tokens
 from cadenza.train import checkpoint as ckpt
@@ -52,7 +53,8 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     dataset = PreparedDataset(config.data)
     torch.manual_seed(t.seed)
     config.model.options = fill_structure_tokens(config.model.options, dataset.vocab.id)
-    model = build_model(config.model.name, len(dataset.vocab), **config.model.options).to(device)
+    model = build_bounded(lambda: build_model(config.model.name, len(dataset.vocab),
+                                              **config.model.options)).to(device)
     if t.tbptt and model.max_context is not None:
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
                           "use --set train.tbptt=false")
