@@ -120,9 +120,13 @@ def score_from_symusic(midi: Any, title: str = "") -> Score:
         if track.is_drum or not len(track.notes):
             continue
         arrays = track.notes.numpy()
+        # ends are rescaled, not lengths: rounding both separately at a resolution
+        # other than 480 could make a note overlap the next one it touched
+        onset = _rescale(arrays["time"], tpq)
+        end = _rescale(arrays["time"].astype(np.int64) + arrays["duration"], tpq)
         notes = make_notes(
-            onset=_rescale(arrays["time"], tpq),
-            duration=np.maximum(_rescale(arrays["duration"], tpq), 1),
+            onset=onset,
+            duration=np.maximum(end - onset, 1),
             pitch=arrays["pitch"],
             velocity=np.clip(arrays["velocity"].astype(np.int16), 1, 127),
             part=len(parts),

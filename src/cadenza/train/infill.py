@@ -28,7 +28,7 @@ from cadenza.data.grids import load_grids, sample_batch
 from cadenza.errors import ConfigError
 from cadenza.io.weights import build_bounded, build_checked
 from cadenza.models.infill import InfillConfig, InfillModel
-from cadenza.safety import about, read_json
+from cadenza.safety import about, read_json, read_text
 from cadenza.validate import SEED_MAX, check_optional
 
 
@@ -179,7 +179,7 @@ def infill_preset(name_or_path: str | Path) -> InfillExperiment | None:
     text_path = str(name_or_path)
     if text_path.endswith(".toml") or "/" in text_path:
         path = Path(text_path)
-        text = path.read_text() if path.is_file() else ""
+        text = read_text(path) if path.is_file() else ""
     else:
         resource = resources.files("cadenza").joinpath("presets", f"{text_path}.toml")
         text = resource.read_text() if resource.is_file() else ""
