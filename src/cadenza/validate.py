@@ -51,7 +51,7 @@ def check_optional(name: str, value: Any, *args: Any, **kwargs: Any) -> Any:
     return None if value is None else check_number(name, value, *args, **kwargs)
 
 
-def int_option(low: int | None = None, high: int | None = None,
+def int_option(low: int | None = None, high: int = 2**62,
                name: str = "value") -> Callable[[str], int]:
     """An argparse ``type`` for a whole number within [low, high]."""
 

@@ -53,7 +53,7 @@ def sampling_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pitch-temperature", type=TEMPERATURE, default=None,
                         help="temperature of the pitch of new notes only, keeping the odds "
                              "of moving vs holding (chorales; default: the run's setting)")
-    parser.add_argument("--top-k", type=int_option(1), default=None)
+    parser.add_argument("--top-k", type=int_option(1, 1 << 20), default=None)
     parser.add_argument("--top-p", type=float_option(0, 1, low_open=True), default=None)
     parser.add_argument("--min-p", type=float_option(0, 1, high_open=True), default=None)
     parser.add_argument("--min-frames", type=int_option(0, 1 << 20), default=None,

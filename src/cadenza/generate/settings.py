@@ -35,7 +35,7 @@ class SamplingSettings:
         with one line (NaN, inf, or out of range) instead of sampling nonsense."""
         check_number("temperature", self.temperature, 0, 100, low_open=True)
         check_optional("pitch_temperature", self.pitch_temperature, 0, 100, low_open=True)
-        check_optional("top_k", self.top_k, 1, integer=True)
+        check_optional("top_k", self.top_k, 1, 1 << 20, integer=True)
         check_optional("top_p", self.top_p, 0, 1, low_open=True)
         check_optional("min_p", self.min_p, 0, 1, high_open=True)
         check_optional("min_frames", self.min_frames, 0, 1 << 20, integer=True)
