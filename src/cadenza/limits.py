@@ -4,9 +4,9 @@
 # clearly lost its way, never in the middle of a normal-length chorale.
 MAX_TOKENS = 4096
 
-# Input files: a MIDI file of 64 MB holds some 10 million notes; music21 needs about
-# 100 times a MusicXML file's size in memory, so its formats stop at 16 MB (uncompressed,
-# for the members of an .mxl archive too). The Bach chorales are under 200 kB each.
+# Input files: far above any real piece, far below what would exhaust memory. music21
+# builds many Python objects per note, so its formats stop sooner (the uncompressed size
+# of an .mxl archive's members counts against the same cap).
 MAX_MIDI_BYTES = 64 * 2**20
 MAX_MUSIC21_BYTES = 16 * 2**20
 
@@ -14,3 +14,9 @@ MAX_MUSIC21_BYTES = 16 * 2**20
 # far below what would exhaust memory or the process table.
 MAX_PIECES = 1000  # --n
 MAX_BEAM_WIDTH = 256  # --width
+
+# The infilling harmonizer's longest melody: 1,024 bars of 4/4 (16,384 frames). A
+# 1,000-bar melody peaks at 826 MB and takes 6 minutes on one thread
+# (benchmarks/bench_hostile.py); memory grows with the length, so longer melodies are
+# refused rather than let them pass 2 GB.
+MAX_MELODY_FRAMES = 16 * 1024

@@ -18,6 +18,7 @@ from cadenza.errors import CadenzaError, SkipPiece
 from cadenza.harmonize.grid import VOICE_LETTERS, VOICE_NAMES, grid_to_score, score_to_grid
 from cadenza.harmonize.infill import VOICE_RANGES
 from cadenza.io.read import read
+from cadenza.limits import MAX_MELODY_FRAMES
 from cadenza.models.infill import MASK
 from cadenza.score import Score
 
@@ -61,6 +62,10 @@ def load_melody(path: str | Path, given: list[int]) -> Melody:
                 + (quantized.notes["duration"] != melody.notes["duration"]).sum())
     if moved:
         notices.append(f"quantized the melody to 16th notes ({moved} onsets/lengths moved)")
+    frames = quantized.end // (quantized.tpq // 4)
+    if frames > MAX_MELODY_FRAMES:
+        raise CadenzaError(f"{path}: {frames // 16} bars long; cadenza harmonizes at most "
+                           f"{MAX_MELODY_FRAMES // 16} bars at once (split the melody)")
     found = analyze_key(quantized)
     key = score.key or found
     shift = key_shift(found) + _octave_move(quantized, given, path, notices, key_shift(found))
