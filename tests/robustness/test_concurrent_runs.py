@@ -151,3 +151,10 @@ def test_a_killed_prepare_leaves_no_workers_and_no_work_folder(sig, tmp_path) ->
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert not list(tmp_path.glob(".data.partial-*"))
+
+
+def test_a_run_folder_in_training_refuses_a_second_train(tmp_path, capsys) -> None:
+    with folder_lock(tmp_path / "run"):
+        line = refused(capsys, ["train", "--preset", "tiny", "--data", tmp_path, "--out",
+                                tmp_path / "run", "--resume"])
+    assert "another cadenza train is writing into this folder" in line

@@ -35,11 +35,13 @@ def register(commands) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from cadenza.evaluate.report import write_report
     from cadenza.generate import default_run
+    from cadenza.io.atomic import folder_lock
 
     run = args.run or default_run()
     sampling = sampling_settings(args, run)
-    numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
-                           data=args.data, samples=args.samples, audio=not args.no_audio)
+    with folder_lock(args.out):  # two reports into one folder take turns
+        numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
+                               data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]
     cmp = numbers["set_comparison"]
     print(f"test NLL {nll['nats']:.3f} nats/token ({nll['bits']:.3f} bits, perplexity "
