@@ -158,3 +158,21 @@ def test_a_run_folder_in_training_refuses_a_second_train(tmp_path, capsys) -> No
         line = refused(capsys, ["train", "--preset", "tiny", "--data", tmp_path, "--out",
                                 tmp_path / "run", "--resume"])
     assert "another cadenza train is writing into this folder" in line
+
+
+def test_a_dead_writers_staging_folder_is_swept(tmp_path) -> None:
+    """A writer killed outright leaves its private folder; the next writer removes it,
+    and leaves a live process's folder alone."""
+    from cadenza.io.atomic import STAGE_PREFIX, staged
+
+    out = tmp_path / "out"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = out / f"{STAGE_PREFIX}{dead}-abc"
+    live = out / f"{STAGE_PREFIX}{os.getppid()}-abc"
+    for folder in (stale, live):
+        folder.mkdir(parents=True)
+        (folder / "piece.mid").write_bytes(b"half")
+    with staged(out) as stage:
+        (stage / "new.mid").write_bytes(b"whole")
+    assert sorted(p.name for p in out.iterdir()) == sorted([live.name, "new.mid"])

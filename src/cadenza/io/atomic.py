@@ -42,6 +42,7 @@ def staged(folder: str | Path) -> Iterator[Path]:
     """A private folder inside ``folder`` to write into; on success every file in it is
     renamed into ``folder`` (replacing files of the same name), on failure it is removed."""
     folder = make_folder(folder)
+    _sweep_stale_stages(folder)
     with about(folder, "cannot write there"):
         stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=folder))
     try:
@@ -57,6 +58,25 @@ def lock_path(folder: str | Path) -> Path:
     """``.<name>.lock`` beside ``folder``, so the folder holds only its own files."""
     folder = Path(folder).absolute()
     return folder.parent / f".{folder.name}.lock"
+
+
+def _sweep_stale_stages(folder: Path) -> None:
+    """Remove the private folders of processes that died mid-write (a SIGKILL runs no
+    clean-up); a live process's folder is left alone."""
+    for stage in folder.glob(f"{STAGE_PREFIX}*"):
+        pid = stage.name[len(STAGE_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 @contextmanager
