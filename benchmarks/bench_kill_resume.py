@@ -1,14 +1,15 @@
 """Kill-at-any-instant resume (issue 12): SIGKILL a tiny training run at random instants,
 resume it, and compare with the run that was never interrupted.
 
-The run saves a checkpoint every step (``eval_every=1``), so most instants fall inside
-or between saves. Each resumed run must end bit-identical to the uninterrupted one (the
+The run saves a checkpoint every step (``eval_every=1``), and its LSTM is wide
+(``--hidden``, default 512) while its batches are tiny, so a good share of the
+instants fall inside a save. Each resumed run must end bit-identical to the uninterrupted one (the
 log's step, epoch, lr, losses and accuracy, and the last and best weights), or the
 resume must refuse with one ``cadenza: error:`` line (exit 2). 16 kills fall after the
 first checkpoint exists, 4 anywhere (start-up included). Runs in a few minutes on one
 thread.
 
-Usage: python benchmarks/bench_kill_resume.py [--kills 20] [--steps 20] [--seed 0]
+Usage: python benchmarks/bench_kill_resume.py [--kills 20] [--steps 20] [--hidden 512]
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def make_data(root: Path) -> Path:
     return root / "data"
 
 
-def train_args(data: Path, out: Path, steps: int) -> list[str]:
+def train_args(data: Path, out: Path, steps: int, hidden: int) -> list[str]:
     return [CADENZA, "train", "--preset", "tiny", "--data", str(data), "--out", str(out),
             "--quiet", "--set", f"train.max_steps={steps}", "--set", "train.eval_every=1",
-            "--set", "train.epochs=1000"]
+            "--set", "train.epochs=1000", "--set", f"model.hidden={hidden}"]
 
 
 def fingerprint(run: Path) -> tuple:
@@ -83,14 +84,15 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", type=int, default=512, help="LSTM width (save size)")
     options = parser.parse_args()
     rng = np.random.default_rng(options.seed)
     root = Path(tempfile.mkdtemp(prefix="bench-kill-"))
     try:
         data = make_data(root)
         started = time.monotonic()
-        proc = subprocess.Popen(train_args(data, root / "full", options.steps), env=ENV,
-                                stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(train_args(data, root / "full", options.steps, options.hidden),
+                                env=ENV, stdout=subprocess.DEVNULL)
         while not (root / "full" / "checkpoint.json").exists() and proc.poll() is None:
             time.sleep(0.01)
         first_checkpoint = time.monotonic() - started
@@ -103,7 +105,7 @@ def main() -> None:
         for k in range(options.kills):
             out = root / f"run{k}"
             anywhere = k >= options.kills - options.kills // 5
-            proc = subprocess.Popen(train_args(data, out, options.steps), env=ENV,
+            proc = subprocess.Popen(train_args(data, out, options.steps, options.hidden), env=ENV,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             started = time.monotonic()
             if anywhere:
@@ -133,7 +135,7 @@ def main() -> None:
                 notes.append(f"exit {resumed.returncode}: {err[-1] if err else ''}"[:100])
         rows = [
             ("uninterrupted run", f"{total:.1f} s", "", f"{options.steps} steps, checkpoint "
-             f"every step, first after {first_checkpoint:.1f} s"),
+             f"every step, first after {first_checkpoint:.1f} s; LSTM {options.hidden} wide"),
             ("kills", str(options.kills), "20", f"{mid_save} caught mid-save (temporary or "
              "two steps' files on disk)"),
             ("resumed bit-identical", str(outcomes["identical"]), "", "log and last/best "
