@@ -16,7 +16,7 @@ MAX_PIECES = 1000  # --n
 MAX_BEAM_WIDTH = 256  # --width
 
 # The infilling harmonizer's longest melody: 1,024 bars of 4/4 (16,384 frames). A
-# 1,000-bar melody peaks at 826 MB and takes 6 minutes on one thread
-# (benchmarks/bench_hostile.py); memory grows with the length, so longer melodies are
-# refused rather than let them pass 2 GB.
+# 1,000-bar melody peaks at 832 MB of resident memory and took 6 to 13 minutes on one
+# thread of a shared machine (benchmarks/bench_hostile.py); memory and time grow with
+# the length, so longer melodies are refused rather than let them pass 2 GB.
 MAX_MELODY_FRAMES = 16 * 1024
