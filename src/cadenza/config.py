@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 from cadenza.corpus.preprocess import PreprocessConfig
 from cadenza.errors import ConfigError
 from cadenza.score import DEFAULT_TPQ
+from cadenza.validate import SEED_MAX, check_meter, check_number
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -55,8 +57,15 @@ class DataConfig:
     def check(self) -> None:
         self.build_codec()
         ratios = self.split
-        if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
+        if len(ratios) != 3 or not all(isinstance(r, int | float) and math.isfinite(r)
+                                       and r >= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
             raise ConfigError(f"split must be three ratios >= 0 summing to 1, got {ratios}")
+        if not ratios[0]:
+            raise ConfigError(f"split must give the training set a share, got {ratios}")
+        check_number("seed", self.seed, 0, SEED_MAX, integer=True)
+        check_meter("preprocess.meter", self.preprocess.meter)
+        for shift in self.preprocess.augment:
+            check_number("preprocess.augment", shift, -24, 24, integer=True)
         steps = self.preprocess.quantize
         if steps < 0 or (steps and DEFAULT_TPQ % steps):
             raise ConfigError(
@@ -146,7 +155,10 @@ def parse_value(raw: str, kind: Any, path: str) -> Any:
         if kind is int:
             return int(raw)
         if kind is float:
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ConfigError(f"--set {path}={raw}: expected a finite number")
+            return value
         if kind is str:
             return raw
     except (ValueError, json.JSONDecodeError):

@@ -156,15 +156,15 @@ def test_prepare_refuses_empty_corpus_and_missing_folder(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_prepare_all_bad_gives_empty_dataset(tmp_path):
+def test_prepare_that_keeps_no_piece_is_an_error(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "a.mid").write_bytes(b"junk")
-    manifest = run(folder, tmp_path / "out")
-    assert manifest["counts"]["pieces"] == 0
-    assert [s["reason"] for s in manifest["skipped"]] == ["not a MIDI file (no MThd header)"]
-    ds = PreparedDataset(tmp_path / "out")
-    assert len(ds) == 0 and len(ds.ids) == 0
+    with pytest.raises(ConfigError, match=r"no piece kept from 1 file\(s\) \(skipped: 1 x not a "
+                                          r"MIDI file \(no MThd header\)\)"):
+        run(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
 
 
 def test_out_folder_protection(tmp_path, satb_folder):

@@ -84,4 +84,4 @@ def test_without_a_run_each_method_finds_its_shipped_model(tmp_path, capsys):
 def test_harmonize_refuses_a_bad_transposition_count(tmp_path, capsys):
     code = main(["harmonize", "--transpositions", "9", "--out", str(tmp_path), str(EXAMPLE)])
     assert code == 2
-    assert "transpositions must be 0..6" in capsys.readouterr().err
+    assert "--transpositions: must be in [0, 6], got 9" in capsys.readouterr().err

@@ -26,13 +26,14 @@ def run(make_config, tmp_path) -> Path:
 
 def test_checkpoint_files_need_no_pickle(run: Path) -> None:
     names = {p.name for p in run.iterdir()}
-    assert {"config.json", "vocab.json", "codec.json", "model.safetensors", "last.safetensors",
-            "optimizer.safetensors", "state.json", "log.csv", "curves.png", "tb"} <= names
+    assert {"config.json", "vocab.json", "codec.json", "model.safetensors", "last-3.safetensors",
+            "optimizer-3.safetensors", "state-3.json", "checkpoint.json", "log.csv",
+            "curves.png", "tb"} <= names
     shapes = {k: tuple(v.shape) for k, v in load_run(run).model.state_dict().items()}
-    for name in ("model.safetensors", "last.safetensors"):
+    for name in ("model.safetensors", "last-3.safetensors"):
         with safe_open(str(run / name), "pt") as file:  # safetensors only: no code runs on load
             assert {k: tuple(file.get_tensor(k).shape) for k in file.keys()} == shapes, name
-    with safe_open(str(run / "optimizer.safetensors"), "pt") as file:
+    with safe_open(str(run / "optimizer-3.safetensors"), "pt") as file:
         assert file.keys() and all(k.startswith(("state.", "carry.")) for k in file.keys())
         assert all(bool(file.get_tensor(k).isfinite().all()) for k in file.keys())
     for path in run.glob("*.json"):
@@ -66,7 +67,7 @@ def test_broken_runs_give_clear_errors(run: Path, tmp_path: Path) -> None:
     (partial / "model.safetensors").unlink()
     with pytest.raises(ConfigError, match="missing model.safetensors"):
         load_run(partial)
-    (partial / "last.safetensors").write_bytes(b"not a tensor file")
+    (partial / "last-3.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(ConfigError, match="cannot load weights"):
         load_run(partial, "last")
 

@@ -45,8 +45,8 @@ def test_resume_continues_exactly(make_config, tmp_path, extra) -> None:
                            resume=True)
     assert done["steps"] == 14
     assert first + rest == full  # the same floats, step by step
-    a, b = load_file(tmp_path / "full" / "last.safetensors"), load_file(
-        tmp_path / "cut" / "last.safetensors")
+    a, b = load_file(tmp_path / "full" / "last-14.safetensors"), load_file(
+        tmp_path / "cut" / "last-14.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     columns = ("step", "epoch", "lr", "train_loss", "val_nats")
     logs = [[[row[c] for c in columns] for row in read_log(tmp_path / run / "log.csv")]

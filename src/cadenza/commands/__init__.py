@@ -22,6 +22,8 @@ def add_corpus_options(parser: argparse.ArgumentParser) -> None:
         "--corpus", default="bach-chorales",
         help="an embedded corpus (bach-chorales) or a folder of music files",
     )
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="worker processes (default: the number of cores)")
+    from cadenza.validate import int_option
+
+    parser.add_argument("--jobs", type=int_option(1, 4096), default=None,
+                        help="worker processes (default, and at most: the number of cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from cadenza.commands import add_command
-from cadenza.limits import MAX_TOKENS
+from cadenza.limits import MAX_PIECES, MAX_TOKENS
+from cadenza.validate import SEED, float_option, int_option
+
+COUNT = int_option(1, name="value")  # --frames, --bars, --notes
 
 
 def register(commands) -> None:
@@ -15,7 +18,7 @@ def register(commands) -> None:
                            run_generate)
     generate.add_argument("run", nargs="?", type=Path, default=None,
                           help="run folder (default: the shipped chorale model)")
-    generate.add_argument("--length", type=int, default=None, metavar="BARS",
+    generate.add_argument("--length", type=COUNT, default=None, metavar="BARS",
                           help="bars per piece (piano-roll runs; default 8)")
     _sampling_options(generate)
 
@@ -24,21 +27,23 @@ def register(commands) -> None:
     cont.add_argument("paths", nargs="+", type=Path, metavar="[RUN] PRIMER",
                       help="optional run folder, then the primer (.mid, .musicxml, ...)")
     length = cont.add_mutually_exclusive_group()
-    length.add_argument("--frames", type=int, help="keep the primer's first N 16th-note frames")
-    length.add_argument("--bars", type=int, help="keep the primer's first N bars")
-    length.add_argument("--notes", type=int, help="keep the primer up to its N-th note")
-    cont.add_argument("--length", type=int, default=None, metavar="BARS",
+    length.add_argument("--frames", type=COUNT,
+                        help="keep the primer's first N 16th-note frames")
+    length.add_argument("--bars", type=COUNT, help="keep the primer's first N bars")
+    length.add_argument("--notes", type=COUNT, help="keep the primer up to its N-th note")
+    cont.add_argument("--length", type=COUNT, default=None, metavar="BARS",
                       help="bars to add (piano-roll runs; default 4; chorales end at a "
                            "close of their own)")
     _sampling_options(cont)
 
 
 def _sampling_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=int, default=4, help="how many pieces (default 4)")
+    parser.add_argument("--n", type=int_option(1, MAX_PIECES), default=4,
+                        help=f"how many pieces (default 4, at most {MAX_PIECES})")
     sampling_flags(parser)
-    parser.add_argument("--seed", type=int, default=None, help="same seed, same pieces")
-    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS,
-                        help=f"longest piece in tokens (default {MAX_TOKENS})")
+    parser.add_argument("--seed", type=SEED, default=None, help="same seed, same pieces")
+    parser.add_argument("--max-tokens", type=int_option(16, 1 << 20), default=MAX_TOKENS,
+                        help=f"longest piece in tokens, primer included (default {MAX_TOKENS})")
     parser.add_argument("--out", type=Path, required=True, help="folder for the output files")
     parser.add_argument("--formats", default="mid,musicxml,wav,png",
                         help="comma-separated: mid, musicxml, wav, png (default all)")
@@ -48,21 +53,25 @@ def _sampling_options(parser: argparse.ArgumentParser) -> None:
 
 def sampling_flags(parser: argparse.ArgumentParser) -> None:
     """Flags that override the run's own sampling settings (its sampling.json)."""
-    parser.add_argument("--temperature", type=float, default=None,
+    parser.add_argument("--temperature", type=TEMPERATURE, default=None,
                         help="default: the run's setting, else 1.0")
-    parser.add_argument("--pitch-temperature", type=float, default=None,
+    parser.add_argument("--pitch-temperature", type=TEMPERATURE, default=None,
                         help="temperature of the pitch of new notes only, keeping the odds "
                              "of moving vs holding (chorales; default: the run's setting)")
-    parser.add_argument("--top-k", type=int, default=None)
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--min-p", type=float, default=None)
-    parser.add_argument("--min-frames", type=int, default=None,
+    parser.add_argument("--top-k", type=int_option(1, 1 << 20), default=None)
+    parser.add_argument("--top-p", type=float_option(0, 1, low_open=True), default=None)
+    parser.add_argument("--min-p", type=float_option(0, 1, high_open=True), default=None)
+    parser.add_argument("--min-frames", type=int_option(0, 1 << 20), default=None,
                         help="no END before this many 16th-note frames (chorales)")
-    parser.add_argument("--end-after", type=int, default=None, metavar="FRAMES",
+    parser.add_argument("--end-after", type=int_option(0, 1 << 20), default=None,
+                        metavar="FRAMES",
                         help="past this many frames, END grows likelier every frame, so a "
                              "long piece ends at a close of its own (chorales; 0: off)")
-    parser.add_argument("--end-growth", type=float, default=None,
+    parser.add_argument("--end-growth", type=float_option(1, 1000), default=None,
                         help="factor on END's odds per frame past --end-after (default 1.1)")
+
+
+TEMPERATURE = float_option(0, 100, low_open=True)
 
 
 def sampling_settings(args: argparse.Namespace, run_path: str | Path) -> Any:
@@ -91,8 +100,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     from cadenza.errors import CadenzaError
     from cadenza.generate.outputs import check_formats
 
-    if args.n < 1:
-        raise CadenzaError(f"--n must be at least 1, got {args.n}")
+    if args.out.exists() and not args.out.is_dir():
+        raise CadenzaError(f"{args.out}: cannot write there: it is a file, not a folder")
     return {
         "formats": check_formats(args.formats.split(",")),
         "grammar": None if args.no_grammar else "auto",
@@ -101,12 +110,16 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def _write(scores: list, args: argparse.Namespace, formats: tuple[str, ...], name: str) -> None:
     from cadenza.generate.outputs import write_outputs
+    from cadenza.io.atomic import folder_lock
 
-    for index, score in enumerate(scores, start=1):
-        stem = f"{name}-{index:03d}"
-        written = write_outputs(score, args.out, stem, formats)
-        files = ", ".join(str(p) for p in written.values()) or "nothing"
-        print(f"{stem}: {len(score)} notes, {score.end / score.tpq:g} quarters -> {files}")
+    # one writer at a time: a second run into --out waits, so the pieces of one run
+    # come out together and each piece's files are written whole (staged, then renamed)
+    with folder_lock(args.out, wait=True):
+        for index, score in enumerate(scores, start=1):
+            stem = f"{name}-{index:03d}"
+            written = write_outputs(score, args.out, stem, formats)
+            files = ", ".join(str(p) for p in written.values()) or "nothing"
+            print(f"{stem}: {len(score)} notes, {score.end / score.tpq:g} quarters -> {files}")
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -140,7 +153,10 @@ def run_continue(args: argparse.Namespace) -> int:
         return continue_rolls(args, run, primer_path, settings["formats"])
     full = _harmonized_primer(primer_path) if run.codec.name == "chorale" else None
     primer = load_primer(primer_path, run.codec, run.vocab, frames=args.frames,
-                         bars=args.bars, notes=args.notes, score=full)
+                         bars=args.bars, notes=args.notes, score=full,
+                         max_tokens=args.max_tokens)
+    if primer.notice:
+        print(f"notice: {primer.notice}")
     print(f"primer {primer_path}: kept {primer.frames} frames ({len(primer.ids)} tokens), "
           f"transposed by {primer.shift:+d} and back")
     scores = continue_primer(run.model, run.vocab, run.codec, primer, n=args.n,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cadenza.commands import add_command
 from cadenza.commands.generate import sampling_flags, sampling_settings
+from cadenza.limits import MAX_PIECES
+from cadenza.validate import SEED, int_option
 
 
 def register(commands) -> None:
@@ -15,10 +17,12 @@ def register(commands) -> None:
                          run_report)
     report.add_argument("run", nargs="?", type=Path, default=None,
                         help="run folder (default: the shipped chorale model)")
-    report.add_argument("--n", type=int, default=64, help="pieces to generate (default 64)")
+    report.add_argument("--n", type=int_option(2, MAX_PIECES), default=64,
+                        help=f"pieces to generate (default 64, 2..{MAX_PIECES})")
     sampling_flags(report)
-    report.add_argument("--seed", type=int, default=0)
-    report.add_argument("--samples", type=int, default=3, help="samples shown with audio/score")
+    report.add_argument("--seed", type=SEED, default=0)
+    report.add_argument("--samples", type=int_option(0, 64), default=3,
+                        help="samples shown with audio/score")
     report.add_argument("--no-audio", action="store_true", help="skip WAV rendering")
     report.add_argument("--data", type=Path, default=None, help="dataset (default: the run's)")
     report.add_argument("--out", type=Path, required=True, help="folder for the report")
@@ -29,16 +33,15 @@ def register(commands) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from cadenza.errors import ConfigError
     from cadenza.evaluate.report import write_report
     from cadenza.generate import default_run
+    from cadenza.io.atomic import folder_lock
 
-    if args.n < 2:
-        raise ConfigError("--n must be at least 2 (set statistics need pairs)")
     run = args.run or default_run()
     sampling = sampling_settings(args, run)
-    numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
-                           data=args.data, samples=args.samples, audio=not args.no_audio)
+    with folder_lock(args.out):  # two reports into one folder take turns
+        numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
+                               data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]
     cmp = numbers["set_comparison"]
     print(f"test NLL {nll['nats']:.3f} nats/token ({nll['bits']:.3f} bits, perplexity "

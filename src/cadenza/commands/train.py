@@ -40,6 +40,15 @@ def register(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from cadenza.io.atomic import folder_lock, make_folder
+
+    make_folder(args.out)
+    # one process per run folder: a second train (or resume) of it refuses at once
+    with folder_lock(args.out, wait=False, what="train"):
+        return _run_train(args)
+
+
+def _run_train(args: argparse.Namespace) -> int:
     from cadenza.errors import ConfigError
     from cadenza.train.checkpoint import read_config
     from cadenza.train.config import apply_overrides, load_preset

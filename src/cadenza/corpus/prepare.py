@@ -12,9 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -31,6 +35,7 @@ from cadenza.corpus.splits import SPLITS, assign_splits
 from cadenza.corpus.worker import Skip, Task, prepare_file
 from cadenza.data.dataset import META_FILES, field_file, smallest_dtype
 from cadenza.errors import ConfigError
+from cadenza.io.atomic import folder_lock
 
 BATCH_FILES = 512  # files read and handed to the pool at a time
 RECORDS = "records.jsonl"  # per-piece records, streamed to disk during encoding
@@ -44,30 +49,62 @@ def prepare(
     force: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Prepare ``config.corpus`` into the folder ``out``; returns the manifest."""
-    started = time.perf_counter()
+    """Prepare ``config.corpus`` into the folder ``out``; returns the manifest.
+
+    Holds the lock of ``out`` throughout: a second prepare into the same folder refuses
+    at once instead of silently replacing this one's files."""
     config.check()
+    with folder_lock(out, wait=False, what="prepare"):
+        return _prepare_locked(config, Path(out), jobs, cache_dir, force, progress)
+
+
+def _prepare_locked(config: DataConfig, out: Path, jobs: int | None,
+                    cache_dir: str | Path | None, force: bool,
+                    progress: bool) -> dict[str, Any]:
+    started = time.perf_counter()
     codec = config.build_codec()
-    out = Path(out)
     settings = {"codec": codec.config(), "preprocess": asdict(config.preprocess)}
     _check_out(out, config, force)
     sources = list_sources(config.corpus)
     if not sources:
         raise ConfigError(f"no music files found in {config.corpus}")
+    # a prepare killed outright (SIGKILL) left its work folder; none of those can be in
+    # use now that this process holds the lock of ``out``
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     work = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     cache = PrepareCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     try:
-        skipped, counts = _encode_all(sources, settings, jobs, cache, work, progress)
-        published = {s.piece_id: s.split for s in sources if s.split}
-        manifest = _finish(skipped, counts, config, codec, work, published)
+        with terminate_as_interrupt():
+            skipped, counts = _encode_all(sources, settings, jobs, cache, work, progress)
+            published = {s.piece_id: s.split for s in sources if s.split}
+            manifest = _finish(skipped, counts, config, codec, work, published)
+            manifest["seconds"] = round(time.perf_counter() - started, 3)
+            (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
+            _move_into_place(work, out)
     finally:
         cache.close()
-    manifest["seconds"] = round(time.perf_counter() - started, 3)
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    _move_into_place(work, out)
+        shutil.rmtree(work, ignore_errors=True)
     return manifest
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt inside the block, so its clean-up runs (the work
+    folder removed, the pool shut down) before the process ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_pool(
@@ -83,8 +120,13 @@ def run_pool(
     ``lookup`` answers from a cache when it can; fresh results go to ``store``.
     Unreadable files become ``Skip`` records without reaching the pool.
     """
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+    cores = os.cpu_count() or 1
+    if jobs is not None and jobs > cores:
+        print(f"cadenza: notice: --jobs {jobs} is more than the {cores} cores; using {cores}",
+              file=sys.stderr)
+    jobs = max(1, min(jobs or cores, cores))
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent,
+                               initargs=(os.getpid(),)) if jobs > 1 else None
     bar = _progress_bar(len(sources), progress)
 
     def submit(start: int):
@@ -119,6 +161,21 @@ def run_pool(
         bar.close()
         if pool:
             pool.shutdown(cancel_futures=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker start-up: ask Linux to kill this worker when its parent dies, so a
+    prepare killed outright leaves no workers behind (they would otherwise finish the
+    files queued for them first)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end when their queue closes
+        pass
+    if os.getppid() != parent:  # the parent died before the request was in place
+        os._exit(1)
 
 
 def _load(source: SourceFile) -> Task | list[Skip]:
@@ -189,6 +246,14 @@ def _finish(skipped, counts, config: DataConfig, codec, work: Path,
     split) are held in memory, never the per-piece records.
     """
     originals = [r["piece"] for r in _records(work) if not r["augment_shift"]]
+    if not originals:
+        reasons: dict[str, int] = {}
+        for item in skipped:
+            reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        common = "; ".join(f"{n} x {r}" for r, n in
+                           sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+        raise ConfigError(f"{config.corpus}: no piece kept from {counts['files']} file(s)"
+                          + (f" (skipped: {common})" if common else ""))
     if len(set(originals)) != len(originals):
         raise ConfigError("two pieces share an id; rename the duplicate files")
     if published and all(p in published for p in originals):
@@ -292,7 +357,10 @@ def _differences(old: dict, new: dict, prefix: str = "") -> str:
 
 
 def _move_into_place(work: Path, out: Path) -> None:
+    """manifest.json goes first and comes back last: a folder caught half-replaced has
+    none, and is no dataset until a prepare finishes."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").unlink(missing_ok=True)
     for name in (*META_FILES, *(p.name for p in work.glob("*.bin"))):
         os.replace(work / name, out / name)
     shutil.rmtree(work, ignore_errors=True)
@@ -315,5 +383,9 @@ def embedded_dataset(config: DataConfig | None = None) -> Path:
     name = Path(config.corpus).name or "corpus"
     folder = default_cache_dir() / "datasets" / f"{name}-{settings_digest(asdict(config))}"
     if not (folder / "manifest.json").exists():
-        prepare(config, folder, progress=False)
+        config.check()
+        # another process may be preparing it: wait for it
+        with folder_lock(folder, wait=True):
+            if not (folder / "manifest.json").exists():
+                _prepare_locked(config, folder, None, "default", False, False)
     return folder

@@ -128,5 +128,23 @@ def preprocess(score: Score, config: PreprocessConfig) -> tuple[Score, dict]:
         score = score.replace(key=key).transpose(shift)
         facts.update(analyzed_key=str(key), shift=shift)
     if config.quantize:
-        score = score.quantize(config.quantize)
+        score = quantize_whole(score, config.quantize)
     return score, facts
+
+
+def quantize_whole(score: Score, steps_per_quarter: int) -> Score:
+    """``score`` on the grid, refused (SkipPiece) when the grid would merge most of its
+    notes: timing far finer than the grid (say, sixteen notes in a 32767-ticks-per-quarter
+    file that last a few ticks each) is not music the grid can hold, and merging it would
+    silently turn a melody into two notes. A few short notes (grace-like 32nds) may merge."""
+    quantized = score.quantize(steps_per_quarter)
+    before, after = _onsets(score), _onsets(quantized)
+    if before >= 4 and after * 2 < before:
+        raise SkipPiece(f"its timing is too fine for a grid of {steps_per_quarter} steps per "
+                        f"quarter: {before} note onsets would merge into {after}")
+    return quantized
+
+
+def _onsets(score: Score) -> int:
+    """Distinct (part, onset) pairs."""
+    return len(np.unique(score.notes["onset"] * 4096 + score.notes["part"]))

@@ -17,7 +17,6 @@ A dataset folder is a store of named per-step arrays. It holds:
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 from cadenza.codecs import Codec, Vocab, codec_from_config
 from cadenza.codecs.spec import TOKENS, FieldSpec
 from cadenza.errors import ConfigError
+from cadenza.safety import about, read_json
 
 META_FILES = ("offsets.npy", "pieces.json", "split.json", "vocab.json", "config.json",
               "manifest.json")
@@ -57,28 +57,54 @@ class PreparedDataset:
             )
         self.manifest = self._json("manifest.json")
         self.config = self._json("config.json")
-        self.pieces: list[dict[str, Any]] = self._json("pieces.json")
+        self.pieces: list[dict[str, Any]] = self._json("pieces.json", list)
         self.split: dict[str, list[str]] = self._json("split.json")
-        self.vocab = Vocab.load(self.folder / "vocab.json").adopt_roles(self.codec.spec)
-        self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
-        self.fields = [FieldSpec.from_json(f) for f in self.manifest.get("fields", [])] or [
-            FieldSpec(TOKENS.name, "tokens", self.manifest["dtype"])]
-        self.arrays = {spec.name: self._memmap(spec) for spec in self.fields}
+        with about(self.folder / "vocab.json"):
+            self.vocab = Vocab.from_json(self._json("vocab.json")).adopt_roles(self.codec.spec)
+        with about(self.folder / "offsets.npy"):
+            self.offsets = np.load(self.folder / "offsets.npy", allow_pickle=False)
+        with about(self.folder / "manifest.json", "bad fields"):
+            self.fields = [FieldSpec.from_json(f) for f in self.manifest.get("fields", [])] or [
+                FieldSpec(TOKENS.name, "tokens", self.manifest["dtype"])]
+            dtypes = {spec.name: np.dtype(self.manifest["dtype"] if spec.kind == "tokens"
+                                          else spec.dtype) for spec in self.fields}
+        self._check(dtypes)
+        self.arrays = {spec.name: self._memmap(spec, dtypes[spec.name]) for spec in self.fields}
         self.main = self.fields[0]
         self.ids = self.arrays[self.main.name]  # the field models read (token ids or frames)
         self._id_map: np.ndarray | None = None  # set by ``map_onto``
 
-    def _memmap(self, spec: FieldSpec) -> np.ndarray:
-        dtype = np.dtype(self.manifest["dtype"] if spec.kind == "tokens" else spec.dtype)
+    def _memmap(self, spec: FieldSpec, dtype: np.dtype) -> np.ndarray:
         shape = (int(self.offsets[-1]), *spec.shape)
         path = self.folder / field_file(spec)
-        if not path.exists():
-            raise ConfigError(f"{self.folder} is not a prepared dataset (missing {path.name})")
         return np.memmap(path, dtype=dtype, mode="r", shape=shape) if shape[0] else np.zeros(
             shape, dtype=dtype)
 
-    def _json(self, name: str) -> Any:
-        return json.loads((self.folder / name).read_text())
+    def _json(self, name: str, kind: type = dict) -> Any:
+        return read_json(self.folder / name, kind)
+
+    def _check(self, dtypes: dict[str, np.dtype]) -> None:
+        """The files agree with each other (a damaged or hand-edited folder stops here,
+        with the file named, rather than deep inside training)."""
+        offsets, where = self.offsets, self.folder / "offsets.npy"
+        if (offsets.ndim != 1 or offsets.dtype.kind not in "iu"
+                or len(offsets) != len(self.pieces) + 1 or offsets[0] != 0
+                or (np.diff(offsets) < 0).any()):
+            raise ConfigError(f"{where}: damaged (expected {len(self.pieces) + 1} rising "
+                              f"whole-number offsets from 0, one per piece plus the end); "
+                              "prepare the dataset again")
+        for spec in self.fields:
+            dtype, path = dtypes[spec.name], self.folder / field_file(spec)
+            if dtype.kind != "u" or dtype.itemsize > 4:
+                raise ConfigError(f"{self.folder / 'manifest.json'}: damaged (dtype {dtype})")
+            if not path.is_file():
+                raise ConfigError(f"{self.folder} is not a prepared dataset (missing "
+                                  f"{path.name})")
+            expected = int(offsets[-1]) * int(np.prod(spec.shape)) * dtype.itemsize
+            found = path.stat().st_size
+            if found != expected:
+                raise ConfigError(f"{path}: damaged ({found} bytes, {expected} expected from "
+                                  "offsets.npy); prepare the dataset again")
 
     def __len__(self) -> int:
         return len(self.pieces)

@@ -33,6 +33,7 @@ class Primer:
     shift: int  # semitones the primer was transposed by (undo with -shift)
     score: Score  # the primer after preprocessing
     steps_per_quarter: int = 4
+    notice: str = ""  # what was cut to fit the token budget, if anything
 
     @property
     def end_tick(self) -> int:
@@ -49,10 +50,13 @@ def frames_per_bar(score: Score, steps_per_quarter: int = 4) -> int:
 
 def load_primer(path: str | Path, codec: Codec, vocab: Vocab, *, frames: int | None = None,
                 bars: int | None = None, notes: int | None = None,
-                config: PreprocessConfig | None = None, score: Score | None = None) -> Primer:
+                config: PreprocessConfig | None = None, score: Score | None = None,
+                max_tokens: int = MAX_TOKENS) -> Primer:
     """Read, preprocess and encode the opening of ``path``. Give at most one of
     ``frames``, ``bars`` (whole bars of the first meter) or ``notes`` (keep every frame
     up to the one where the ``notes``-th note starts); none keeps the whole primer.
+    The primer keeps at most three quarters of ``max_tokens`` (whole frames), leaving
+    the rest to the continuation; ``Primer.notice`` says what was cut.
     Raises a one-line :class:`CadenzaError` for a file that cannot serve as a primer.
     ``score`` stands in for the file's first piece where the caller has prepared it
     (a melody harmonized first).
@@ -68,7 +72,12 @@ def load_primer(path: str | Path, codec: Codec, vocab: Vocab, *, frames: int | N
     scores = [score] if score is not None else read(path)
     if not scores:
         raise CadenzaError(f"{path}: holds no piece to continue")
-    score, shift = _prepare(scores[0], codec, config, path)
+    budget = max(1, max_tokens * 3 // 4)
+    steps = getattr(codec, "steps_per_quarter", 4)
+    # every frame takes at least one token, so no more than ``budget`` frames can fit:
+    # cut the score there before encoding (a 1M-note file never becomes 5M tokens)
+    head = _head(scores[0], budget * (scores[0].tpq // steps))
+    score, shift = _prepare(head, codec, config, path)
     ids = vocab.encode(codec.encode(score), where=str(path)).tolist()
     ends = [i for i, t in enumerate(ids) if t == vocab.id("|||")]
     if not ends:
@@ -78,8 +87,28 @@ def load_primer(path: str | Path, codec: Codec, vocab: Vocab, *, frames: int | N
     if notes is not None:
         frames = _frames_for_notes(ids, vocab, notes)
     keep = len(ends) if frames is None else min(frames, len(ends))
+    notice = ""
+    fitting = sum(end + 1 <= budget for end in ends)
+    if keep > fitting:
+        if not fitting:
+            raise CadenzaError(f"{path}: its first frame alone is longer than --max-tokens "
+                               f"{max_tokens} allows")
+        cut_notes = len(scores[0].notes) - len(head.notes)
+        notice = (f"primer cut to its first {fitting} frames ({ends[fitting - 1] + 1} tokens, "
+                  f"3/4 of --max-tokens {max_tokens}); {keep - fitting} more frames"
+                  + (f" and {cut_notes} later notes" if cut_notes else "") + " left out")
+        keep = fitting
     return Primer(ids[:ends[keep - 1] + 1], keep, shift, score,
-                  getattr(codec, "steps_per_quarter", 4))
+                  getattr(codec, "steps_per_quarter", 4), notice)
+
+
+def _head(score: Score, ticks: int) -> Score:
+    """The notes that start before ``ticks``, cut off there."""
+    if score.end <= ticks:
+        return score
+    notes = score.notes[score.notes["onset"] < ticks].copy()
+    notes["duration"] = np.minimum(notes["onset"] + notes["duration"], ticks) - notes["onset"]
+    return score.replace(notes=notes)
 
 
 def _prepare(score: Score, codec: Codec, config: PreprocessConfig | None,

@@ -8,12 +8,13 @@ the command line wins. A run without the file samples at plain temperature 1.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from cadenza.errors import ConfigError
+from cadenza.safety import about, read_json
+from cadenza.validate import check_number, check_optional
 
 FILE = "sampling.json"
 
@@ -28,6 +29,18 @@ class SamplingSettings:
     min_frames: int | None = None  # no END before this many frames (chorales)
     end_after: int | None = None  # past this many frames, END grows likelier (EndBoost)
     end_growth: float = 1.1  # END's odds multiply by this every frame past end_after
+
+    def __post_init__(self) -> None:
+        """Every value checked here, so the flags and a run's sampling.json alike stop
+        with one line (NaN, inf, or out of range) instead of sampling nonsense."""
+        check_number("temperature", self.temperature, 0, 100, low_open=True)
+        check_optional("pitch_temperature", self.pitch_temperature, 0, 100, low_open=True)
+        check_optional("top_k", self.top_k, 1, 1 << 20, integer=True)
+        check_optional("top_p", self.top_p, 0, 1, low_open=True)
+        check_optional("min_p", self.min_p, 0, 1, high_open=True)
+        check_optional("min_frames", self.min_frames, 0, 1 << 20, integer=True)
+        check_optional("end_after", self.end_after, 0, 1 << 20, integer=True)
+        check_number("end_growth", self.end_growth, 1, 1000)
 
     def override(self, **changes: Any) -> SamplingSettings:
         """These settings with every change that is not None applied."""
@@ -58,13 +71,11 @@ def load_sampling(run_path: str | Path) -> SamplingSettings:
     path = Path(run_path) / FILE
     if not path.exists():
         return SamplingSettings()
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ConfigError(f"{path}: unreadable sampling settings ({err})") from None
+    data = read_json(path, kind=None)
     known = {f.name for f in fields(SamplingSettings)}
     unknown = sorted(set(data) - known) if isinstance(data, dict) else ["(not an object)"]
     if unknown:
         raise ConfigError(f"{path}: unknown sampling setting(s) {', '.join(unknown)}; "
                           f"known: {', '.join(sorted(known))}")
-    return SamplingSettings(**data)
+    with about(path, "bad sampling settings"):
+        return SamplingSettings(**data)

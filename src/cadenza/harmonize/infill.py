@@ -82,8 +82,8 @@ class Predictor:
     """How the model is asked about a grid: ``window`` frames at a time (None: the whole
     grid at once), each cell weighted towards the windows it sits in the middle of, and
     the probabilities averaged over the grid transposed by ``-transpositions ..
-    +transpositions`` semitones. All windows and transpositions go through the model as
-    one batch."""
+    +transpositions`` semitones. Windows and transpositions go through the model in
+    batches of a fixed memory budget (``BATCH_BYTES``)."""
 
     model: InfillModel
     window: int | None = None
@@ -104,26 +104,36 @@ class Predictor:
         starts = _window_starts(frames, window)
         shifts = list(range(-self.transpositions, self.transpositions + 1))
         sounding = (cells != MASK) & (cells != REST)
-        inputs = torch.stack([torch.where(sounding, cells + 2 * shift, cells)[s:s + window]
-                              for shift in shifts for s in starts])  # [S * W, window, V]
-        marks = torch.stack([fermata[s:s + window] for _ in shifts for s in starts])
-        offsets = torch.tensor([s % FRAMES_PER_BAR for _ in shifts for s in starts])
-        logp = torch.log_softmax(self.model(inputs, marks, offsets).float(), dim=-1)
-        logp = logp.view(len(shifts), len(starts), window, *logp.shape[2:])
+        items = [(shift, s) for shift in shifts for s in starts]
         # weights falling off from each window's centre, so a cell is decided mostly by
         # the window that sees the most on both sides of it
         weight = 1.0 - (torch.arange(window) - (window - 1) / 2).abs() / (window / 2) + 1e-3
-        total = torch.zeros(frames, *logp.shape[3:])
+        total = torch.zeros(frames, cells.shape[1], CLASSES)
         norm = torch.zeros(frames)  # the weights summed over windows and transpositions
-        for i, shift in enumerate(shifts):
-            unshifted = _shift_classes(logp[i], -shift).exp()  # [W, window, V, C]
-            for j, s in enumerate(starts):
-                total[s:s + window] += weight[:, None, None] * unshifted[j]
+        for first in range(0, len(items), self.batch_items(window, cells.shape[1])):
+            chunk = items[first:first + self.batch_items(window, cells.shape[1])]
+            inputs = torch.stack([torch.where(sounding, cells + 2 * shift, cells)[s:s + window]
+                                  for shift, s in chunk])  # [B, window, V]
+            marks = torch.stack([fermata[s:s + window] for _, s in chunk])
+            offsets = torch.tensor([s % FRAMES_PER_BAR for _, s in chunk])
+            logp = torch.log_softmax(self.model(inputs, marks, offsets).float(), dim=-1)
+            for (shift, s), item in zip(chunk, logp):
+                total[s:s + window] += weight[:, None, None] * _shift_classes(item, -shift).exp()
                 norm[s:s + window] += weight
         # a mixture (its log-likelihood is never below the experts' mean), renormalized
         # for the sliver of mass a transposition pushes off the ends of the pitch range
         probs = total / norm[:, None, None]
         return (probs / probs.sum(-1, keepdim=True)).clamp(min=1e-30).log()
+
+    def batch_items(self, window: int, voices: int) -> int:
+        """Windows per model call: as many as fit ``BATCH_BYTES`` (the logits and their
+        working copies, about eight [window, V, C] float tensors per window), so a melody
+        of any length goes through in fixed memory."""
+        return max(1, BATCH_BYTES // (8 * 4 * window * voices * CLASSES))
+
+
+# Memory for one model call's windows (see Predictor.batch_items).
+BATCH_BYTES = 256 * 2**20
 
 
 def _window_starts(frames: int, window: int) -> list[int]:

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from cadenza.codecs.grid import MASK, VOICE_NAMES, grid_to_score, score_to_grid
-from cadenza.corpus.preprocess import analyze_key, key_shift, select_satb
+from cadenza.corpus.preprocess import analyze_key, key_shift, quantize_whole, select_satb
 from cadenza.errors import CadenzaError, SkipPiece
 from cadenza.harmonize.grid import VOICE_LETTERS
 from cadenza.harmonize.infill import VOICE_RANGES
 from cadenza.io.read import read
+from cadenza.limits import MAX_MELODY_FRAMES
 from cadenza.score import Score
 
 
@@ -55,11 +56,18 @@ def load_melody(path: str | Path, given: list[int]) -> Melody:
         raise CadenzaError(f"{path}: meter {score.meter}; the harmonizers model 4/4 chorales only")
     melody = _given_parts(score, given, notices)
     _check_single_line(melody, path)
-    quantized = melody.quantize(4)
+    try:
+        quantized = quantize_whole(melody, 4)
+    except SkipPiece as err:
+        raise CadenzaError(f"{path}: {err}") from None
     moved = int((quantized.notes["onset"] != melody.notes["onset"]).sum()
                 + (quantized.notes["duration"] != melody.notes["duration"]).sum())
     if moved:
         notices.append(f"quantized the melody to 16th notes ({moved} onsets/lengths moved)")
+    frames = quantized.end // (quantized.tpq // 4)
+    if frames > MAX_MELODY_FRAMES:
+        raise CadenzaError(f"{path}: {frames // 16} bars long; cadenza harmonizes at most "
+                           f"{MAX_MELODY_FRAMES // 16} bars at once (split the melody)")
     found = analyze_key(quantized)
     key = score.key or found
     shift = key_shift(found) + _octave_move(quantized, given, path, notices, key_shift(found))

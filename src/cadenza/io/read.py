@@ -13,8 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from cadenza.errors import ReadError
+from cadenza.errors import CadenzaError, ReadError
+from cadenza.limits import MAX_MIDI_BYTES, MAX_MUSIC21_BYTES
+from cadenza.safety import problem
 from cadenza.score import DEFAULT_TPQ, Key, Score, TimeSignature, empty_notes, make_notes
+from cadenza.validate import valid_meter
 
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSIC21_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
@@ -25,26 +28,75 @@ def read(path: str | Path, data: bytes | None = None) -> list[Score]:
     """Read a music file into one Score per piece it holds (an ABC file may hold many).
 
     ``data`` may carry the file's bytes when the caller has them already.
-    Raises :class:`ReadError` with a one-line reason for anything unreadable.
+    Raises :class:`ReadError` with a one-line reason for anything unreadable: whatever
+    a parser raises is turned into one here, where the file name is known.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ReadError(f"{path}: unsupported file type {suffix!r} (use {', '.join(SUFFIXES)})")
+    limit = MAX_MIDI_BYTES if suffix in MIDI_SUFFIXES else MAX_MUSIC21_BYTES
     if data is None:
         try:
+            if path.stat().st_size > limit:
+                raise ReadError(f"{path}: larger than {limit >> 20} MB, the most cadenza "
+                                f"reads for {suffix} files")
             data = path.read_bytes()
         except OSError as err:
-            raise ReadError(f"{path}: cannot open: {err.strerror or err}") from None
+            raise ReadError(f"{path}: cannot open: {problem(err)}") from None
+    if len(data) > limit:
+        raise ReadError(f"{path}: larger than {limit >> 20} MB, the most cadenza reads for "
+                        f"{suffix} files")
     if not data.strip():
         raise ReadError(f"{path}: empty file")
-    if suffix in MIDI_SUFFIXES:
-        return [read_midi_bytes(data, title=path.stem, where=str(path))]
-    if suffix == ".abc":  # music21's ABC reader loses notes; see cadenza.io.abc
-        from cadenza.io.abc import read_abc
+    try:
+        if suffix in MIDI_SUFFIXES:
+            scores = [read_midi_bytes(data, title=path.stem, where=str(path))]
+        elif suffix == ".abc":  # music21's ABC reader loses notes; see cadenza.io.abc
+            from cadenza.io.abc import read_abc
 
-        return read_abc(path, data)
-    return read_music21_file(path)
+            scores = read_abc(path, data)
+        else:
+            if suffix == ".mxl":
+                check_archive(path, data)
+            scores = read_music21_file(path)
+        for score in scores:
+            check_score(score, str(path))
+        return scores
+    except CadenzaError:
+        raise
+    except Exception as err:  # music21 and symusic raise many types for bad input
+        raise ReadError(f"{path}: cannot read: {problem(err)}") from None
+
+
+def check_archive(path: Path, data: bytes, limit: int = MAX_MUSIC21_BYTES) -> None:
+    """Refuse an .mxl archive whose members would unpack to more than ``limit`` bytes.
+    zipfile stops each member at its declared size (a lying size fails its CRC), and
+    music21 reads members through zipfile, so the declared sizes bound the memory."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise ReadError(f"{path}: not an .mxl archive ({err})") from None
+    if total > limit:
+        raise ReadError(f"{path}: unpacks to {total} bytes, more than the {limit >> 20} MB "
+                        "cadenza reads (a zip bomb?)")
+
+
+def check_score(score: Score, where: str) -> None:
+    """Refuse facts no music has, rather than let them divide by zero later: time
+    signatures such as 0/0 or 255/255, and tempos that are zero, negative or infinite."""
+    for ts in score.time_signatures:
+        if not valid_meter(ts.numerator, ts.denominator):
+            raise ReadError(f"{where}: time signature {ts} at tick {ts.tick} is not a meter "
+                            "(numerator 1..255, denominator a power of two up to 128)")
+    for tick, qpm in score.tempos:
+        if not np.isfinite(qpm) or qpm <= 0:
+            raise ReadError(f"{where}: tempo {qpm} quarters per minute at tick {tick} is not "
+                            "a tempo")
 
 
 # -- MIDI ----------------------------------------------------------------------
@@ -58,6 +110,9 @@ def read_midi_bytes(data: bytes, title: str = "", where: str = "MIDI data") -> S
         midi = symusic.Score.from_midi(data)
     except Exception as err:  # symusic raises plain RuntimeError/ValueError on corrupt data
         raise ReadError(f"{where}: corrupt MIDI: {_first_line(err)}") from None
+    tpq = midi.ticks_per_quarter
+    if not 1 <= tpq <= 32767:  # 0 is no resolution; the top bit would mean SMPTE time
+        raise ReadError(f"{where}: ticks per quarter {tpq} is not supported (1..32767)")
     return score_from_symusic(midi, title=title)
 
 
@@ -70,9 +125,13 @@ def score_from_symusic(midi: Any, title: str = "") -> Score:
         if track.is_drum or not len(track.notes):
             continue
         arrays = track.notes.numpy()
+        # ends are rescaled, not lengths: rounding both separately at a resolution
+        # other than 480 could make a note overlap the next one it touched
+        onset = _rescale(arrays["time"], tpq)
+        end = _rescale(arrays["time"].astype(np.int64) + arrays["duration"], tpq)
         notes = make_notes(
-            onset=_rescale(arrays["time"], tpq),
-            duration=np.maximum(_rescale(arrays["duration"], tpq), 1),
+            onset=onset,
+            duration=np.maximum(end - onset, 1),
             pitch=arrays["pitch"],
             velocity=np.clip(arrays["velocity"].astype(np.int16), 1, 127),
             part=len(parts),

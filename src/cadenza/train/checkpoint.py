@@ -7,18 +7,29 @@
     codec.json           the codec config (cadenza.codecs.codec_from_config rebuilds it)
     data.json            the data config the dataset was prepared with
     model.safetensors    best weights (lowest validation loss)
-    last.safetensors     latest weights            \
-    optimizer.safetensors optimizer tensors, and    } resume exactly from here
-                         the TBPTT carried state    /
-    state.json           step, epoch, data position, best loss, RNG states, optimizer
-                         scalars; written last: a complete checkpoint has one
+    last-<step>.safetensors       latest weights             \
+    optimizer-<step>.safetensors  optimizer tensors and the   } resume exactly from here
+                                  TBPTT carried state         |
+    state-<step>.json    step, epoch, data position, best   /
+                         loss, RNG states, optimizer scalars
+    checkpoint.json      the manifest: the step, its three files and their SHA-256
     log.csv, tb/, curves.png   logs
+
+The checkpoint is one atomic unit. Its files carry the step in their names, so writing
+step N never touches step M's files; ``checkpoint.json`` is written last, by rename, and
+is the commit point; only then are older steps' files removed. A process killed at any
+instant leaves either the old manifest with its intact files or the new one with its
+files, and ``load_state`` checks every file against the manifest's digests, so a
+resume is exact or refuses with one line. (A run from before the manifest, with
+``last.safetensors``, ``optimizer.safetensors`` and ``state.json``, resumes only when
+all three carry the same step.)
 
 ``load_run(path)`` serves resume, generation and evaluation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -26,19 +37,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from cadenza import __version__
 from cadenza.codecs import Codec, Vocab, codec_from_config
 from cadenza.errors import ConfigError
+from cadenza.io.weights import build_checked
 from cadenza.models import SequenceModel, build_model_for
 from cadenza.objectives import model_spec
+from cadenza.safety import about, read_json
 from cadenza.train.config import ExperimentConfig, from_dict, to_dict
 
 INFO_FILES = ("config.json", "vocab.json", "codec.json")
 WEIGHTS = {"best": "model.safetensors", "last": "last.safetensors"}
-RESUME_FILES = ("last.safetensors", "optimizer.safetensors", "state.json")
+MANIFEST = "checkpoint.json"
+ROLES = {"weights": "last-{}.safetensors", "optimizer": "optimizer-{}.safetensors",
+         "state": "state-{}.json"}
+LEGACY_FILES = ("last.safetensors", "optimizer.safetensors", "state.json")
 
 
 @dataclass
@@ -59,14 +75,17 @@ def load_run(path: str | Path, which: str = "best",
     path = Path(path)
     if which not in WEIGHTS:
         raise ConfigError(f"which must be 'best' or 'last', not {which!r}")
-    _require(path, (*INFO_FILES, WEIGHTS[which]))
+    weights = last_weights(path) if which == "last" else path / WEIGHTS[which]
+    _require(path, (*INFO_FILES, weights.name))
     config = read_config(path)
-    vocab = Vocab.load(path / "vocab.json")
-    codec = codec_from_config(json.loads((path / "codec.json").read_text()))
+    vocab = load_vocab(path / "vocab.json")
+    with about(path / "codec.json"):
+        codec = codec_from_config(read_json(path / "codec.json"))
     vocab.adopt_roles(codec.spec)
     spec = model_spec(config.objective.name, codec.spec)
-    model = build_model_for(config.model.name, spec, len(vocab), **config.model.options)
-    load_weights(model, path / WEIGHTS[which])
+    model = build_checked(weights, lambda: build_model_for(config.model.name, spec, len(vocab),
+                                                           **config.model.options))
+    load_weights(model, weights)
     return Run(path, config, model.to(device or "cpu").eval(), vocab, codec)
 
 
@@ -74,7 +93,7 @@ def read_config(path: str | Path) -> ExperimentConfig:
     """The ExperimentConfig saved in a run directory."""
     path = Path(path)
     _require(path, ("config.json",))
-    data = json.loads((path / "config.json").read_text())
+    data = read_json(path / "config.json")
     return from_dict({k: data[k] for k in ("data", "model", "objective", "train") if k in data},
                      where=str(path / "config.json"))
 
@@ -90,6 +109,12 @@ def write_run_info(out: Path, config: ExperimentConfig, vocab: Vocab,
     _write_text(out / "codec.json", json.dumps(codec_config, indent=1))
     if data_config is not None:
         _write_text(out / "data.json", json.dumps(data_config, indent=1))
+
+
+def load_vocab(path: Path) -> Vocab:
+    """A vocab.json, or a one-line error naming it."""
+    with about(path):
+        return Vocab.from_json(read_json(path))
 
 
 def check_vocab(expected: Vocab, found: Vocab, what: str) -> None:
@@ -123,33 +148,94 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
 
 def save_state(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                state: dict[str, Any], carry: tuple[torch.Tensor, ...] | None) -> None:
-    """The resumable checkpoint: last weights, optimizer + carried state, state.json."""
+    """The resumable checkpoint of ``state["step"]``: its three files, then the manifest
+    (the commit point), then the older steps' files are removed."""
     tensors, scalars, groups = _split_optimizer(optimizer)
     for i, t in enumerate(carry or ()):
         tensors[f"carry.{i}"] = t.detach().cpu().contiguous()
-    step = str(state["step"])
-    save_weights(model, out / "last.safetensors", state["step"])
-    tmp = out / "optimizer.tmp"
-    save_file(tensors, str(tmp), metadata={"step": step})
-    os.replace(tmp, out / "optimizer.safetensors")
+    step = int(state["step"])
+    names = {role: pattern.format(step) for role, pattern in ROLES.items()}
+    save_weights(model, out / names["weights"], step)
+    tmp = out / f"{names['optimizer']}.tmp"
+    save_file(tensors, str(tmp), metadata={"step": str(step)})
+    os.replace(tmp, out / names["optimizer"])
     rng = {"torch": torch.get_rng_state().tolist()}
     if torch.cuda.is_available():
         rng["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
     full = {**state, "rng": rng, "optimizer": {"scalars": scalars, "param_groups": groups},
             "carry_size": len(carry or ())}
-    _write_text(out / "state.json", json.dumps(full))
+    _write_text(out / names["state"], json.dumps(full))
+    manifest = {"step": step, "files": names,
+                "sha256": {name: _digest(out / name) for name in names.values()}}
+    _write_text(out / MANIFEST, json.dumps(manifest, indent=1))
+    keep = set(names.values())
+    for pattern in ROLES.values():
+        for old in out.glob(pattern.format("*")):
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+    for name in LEGACY_FILES:  # superseded by the manifest
+        (out / name).unlink(missing_ok=True)
+
+
+def last_weights(out: Path) -> Path:
+    """The latest weights: the manifest's, else a run's from before the manifest."""
+    if (out / MANIFEST).is_file():
+        return out / _manifest(out)["files"]["weights"]
+    return out / WEIGHTS["last"]
+
+
+def _manifest(out: Path) -> dict[str, Any]:
+    manifest = read_json(out / MANIFEST)
+    try:
+        files, digests, step = manifest["files"], manifest["sha256"], int(manifest["step"])
+        names = [files[role] for role in ROLES]
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"{out / MANIFEST}: damaged checkpoint manifest") from None
+    if any(Path(n).name != n for n in names) or set(digests) != set(names):
+        raise ConfigError(f"{out / MANIFEST}: damaged checkpoint manifest")
+    return {"step": step, "files": files, "sha256": digests}
+
+
+def _checked_files(out: Path) -> dict[str, Path]:
+    """The checkpoint's files by role, each verified against the manifest (or, for a run
+    from before the manifest, against each other's step)."""
+    why = "cannot resume: no complete checkpoint"
+    if not (out / MANIFEST).is_file():
+        _require(out, LEGACY_FILES, why)
+        files = dict(zip(ROLES, (out / name for name in LEGACY_FILES)))
+        steps = {_weights_step(files["weights"]), _weights_step(files["optimizer"]),
+                 str(read_json(files["state"]).get("step"))}
+        if len(steps) != 1:
+            raise ConfigError(f"{out}: cannot resume: the checkpoint's files are from "
+                              f"different steps ({', '.join(sorted(map(str, steps)))}); it was "
+                              "interrupted while saving")
+        return files
+    manifest = _manifest(out)
+    _require(out, tuple(manifest["files"].values()), why)
+    for name, digest in manifest["sha256"].items():
+        if _digest(out / name) != digest:
+            raise ConfigError(f"{out / name}: cannot resume: it differs from the checkpoint "
+                              f"manifest (damaged after step {manifest['step']} was saved)")
+    return {role: out / manifest["files"][role] for role in ROLES}
 
 
 def load_state(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                device: torch.device) -> tuple[dict[str, Any], tuple[torch.Tensor, ...] | None]:
     """Restore what ``save_state`` wrote (and the RNG states); returns (state, carry)."""
-    _require(out, RESUME_FILES, "cannot resume: it is not a complete checkpoint")
-    state = json.loads((out / "state.json").read_text())
-    load_weights(model, out / "last.safetensors")
+    files = _checked_files(out)
+    state = read_json(files["state"])
+    load_weights(model, files["weights"])
     try:
-        tensors = load_file(str(out / "optimizer.safetensors"))
+        tensors = load_file(str(files["optimizer"]))
     except (SafetensorError, OSError) as err:
-        raise ConfigError(f"{out}/optimizer.safetensors: unreadable ({err})") from None
+        raise ConfigError(f"{files['optimizer']}: unreadable ({err})") from None
+    with about(files["state"], "damaged checkpoint state"):
+        return _restore(state, tensors, optimizer, device)
+
+
+def _restore(state: dict[str, Any], tensors: dict[str, torch.Tensor],
+             optimizer: torch.optim.Optimizer,
+             device: torch.device) -> tuple[dict[str, Any], tuple[torch.Tensor, ...] | None]:
     saved = {"state": {}, "param_groups": state["optimizer"]["param_groups"]}
     for key, value in tensors.items():
         kind, _, rest = key.partition(".")
@@ -170,6 +256,20 @@ def load_state(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     n = state["carry_size"]
     carry = tuple(tensors[f"carry.{i}"].to(device) for i in range(n)) if n else None
     return state, carry
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with about(path), path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weights_step(path: Path) -> str:
+    with about(path, "cannot load weights"):
+        with safe_open(str(path), "pt") as file:
+            return (file.metadata() or {}).get("step", "?")
 
 
 def _split_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict, dict, list]:

@@ -28,6 +28,8 @@ from typing import Any
 from cadenza.config import parse_value
 from cadenza.errors import ConfigError
 from cadenza.models import MODELS, ModelConfigError
+from cadenza.safety import read_text
+from cadenza.validate import SEED_MAX, check_optional
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
@@ -117,17 +119,25 @@ class TrainConfig:
                               f"got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"train.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for key in ("epochs", "batch_size", "seq_len", "grad_accum", "decay_epochs", "log_every"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
-        for key in ("eval_every", "patience", "threads", "warmup_steps"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
-        if self.lr <= 0 or not 0 <= self.start_fraction <= 1:
-            raise ConfigError("train.lr must be > 0 and train.start_fraction in [0, 1]")
+        for key, (low, high) in _RANGES.items():
+            check_optional(f"train.{key}", getattr(self, key), low, high)
+        for key, (low, high) in _OPEN_BELOW.items():
+            check_optional(f"train.{key}", getattr(self, key), low, high, low_open=True)
         if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda"):
             raise ConfigError(f"train.device must be auto, cpu, cuda or cuda:N, "
                               f"not {self.device!r}")
+
+
+# Every number of TrainConfig and its allowed range (NaN and infinities never pass).
+_RANGES = {
+    "epochs": (1, 1e9), "batch_size": (1, 1 << 20), "seq_len": (1, 1 << 24),
+    "grad_accum": (1, 1 << 20), "decay_epochs": (1, 1e9), "log_every": (1, 1e12),
+    "eval_every": (0, 1e12), "patience": (0, 1e9), "threads": (0, 4096),
+    "warmup_steps": (0, 1e12), "weight_decay": (0, 10), "min_lr_ratio": (0, 1),
+    "start_fraction": (0, 1), "grad_clip": (0, 1e9), "min_delta": (0, 1e9),
+    "seed": (0, SEED_MAX), "max_steps": (0, 1e15),
+}
+_OPEN_BELOW = {"lr": (0, 10), "decay": (0, 1), "max_minutes": (0, 1e9)}  # > low
 
 
 @dataclass
@@ -193,7 +203,7 @@ def load_preset(name_or_path: str | Path) -> ExperimentConfig:
         path = Path(text_path)
         if not path.is_file():
             raise ConfigError(f"preset file {path} not found")
-        text = path.read_text()
+        text = read_text(path)
     else:
         resource = resources.files("cadenza").joinpath("presets", f"{text_path}.toml")
         if not resource.is_file():
@@ -215,7 +225,8 @@ def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> Experimen
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, raw = (s.strip() for s in item.split("=", 1))
         pairs.append((key, raw))
-    for key, raw in sorted(pairs, key=lambda kv: kv[0] != "model.name"):  # name first
+    names = ("model.name", "objective.name")  # a name first: it resets its options
+    for key, raw in sorted(pairs, key=lambda kv: kv[0] not in names):
         _override(config, key, raw)
     return config.resolve()
 

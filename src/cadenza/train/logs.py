@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,12 @@ class RunLog:
 
 
 def read_log(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))
+    """The rows of a log; a last row without its newline (a process killed while
+    writing it) is left out."""
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[:text.rfind("\n") + 1]
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def plot_curves(log_path: Path, out: Path) -> None:

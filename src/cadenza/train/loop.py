@@ -23,6 +23,7 @@ from tqdm import tqdm
 from cadenza.codecs import Vocab
 from cadenza.data.dataset import PreparedDataset
 from cadenza.errors import ConfigError
+from cadenza.io.weights import build_bounded
 from cadenza.models import SequenceModel, build_model_for
 from cadenza.models.structure import fill_structure_tokens
 from cadenza.objectives import Objective, build_objective, default_objective
@@ -54,8 +55,9 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     torch.manual_seed(t.seed)
     if dataset.main.kind == "tokens":
         config.model.options = fill_structure_tokens(config.model.options, dataset.vocab.id)
-    model = build_model_for(config.model.name, objective.model_spec(dataset.codec.spec),
-                            len(dataset.vocab), **config.model.options).to(device)
+    spec = objective.model_spec(dataset.codec.spec)
+    model = build_bounded(lambda: build_model_for(config.model.name, spec, len(dataset.vocab),
+                                                  **config.model.options)).to(device)
     if t.tbptt and getattr(model, "max_context", None) is not None:
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
                           "use --set train.tbptt=false")
