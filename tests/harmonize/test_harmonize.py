@@ -287,7 +287,13 @@ def test_harmonize_refuses_a_temperature_of_zero_for_every_method(tmp_path, caps
     code = main(["harmonize", str(path), "--method", method, "--temperature", "0",
                  "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err == ["cadenza: error: temperature must be > 0, got 0.0"]
+    assert code == 2 and len(err) == 1
+    assert "--temperature: must be in (0, 100], got 0.0" in err[0]
+    # the same check as generate's, word for word after the command name
+    assert main(["generate", "--temperature", "0", "--out", str(tmp_path / "g")]) == 2
+    generate_err = capsys.readouterr().err.strip()
+    check = "argument --temperature: must be in (0, 100], got 0.0"
+    assert check in generate_err and check in err[0]
 
 
 def test_lm_search_ranks_fills_by_their_joint_log_probability(harmonizers):
