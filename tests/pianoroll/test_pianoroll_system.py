@@ -82,6 +82,8 @@ def tiny_roll_run(roll_dataset, tmp_path_factory):
 def test_training_resumes_exactly_through_the_loop(roll_dataset, tiny_roll_run, tmp_path):
     from safetensors.torch import load_file
 
+    from cadenza.train.checkpoint import last_weights
+
     data = str(roll_dataset("roll"))
     common = ["--preset", "tiny", "--data", data, "--set", "model.name=frame-rnn",
               "--set", "model.hidden=8", "--quiet"]
@@ -90,7 +92,7 @@ def test_training_resumes_exactly_through_the_loop(roll_dataset, tiny_roll_run, 
     assert main(["train", *common, "--out", str(halves), "--set", "train.max_steps=3"]) == 0
     assert main(["train", "--out", str(halves), "--resume", "--set", "train.max_steps=6",
                  "--quiet"]) == 0
-    a, b = load_file(straight / "last.safetensors"), load_file(halves / "last.safetensors")
+    a, b = load_file(last_weights(straight)), load_file(last_weights(halves))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

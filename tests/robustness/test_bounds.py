@@ -31,8 +31,9 @@ def test_a_long_primer_is_cut_to_the_token_budget(tmp_path) -> None:
 
 
 def test_predictor_batches_to_its_memory_budget(monkeypatch) -> None:
+    from cadenza.codecs.grid import CLASSES, MASK
     from cadenza.harmonize import infill
-    from cadenza.models.infill import CLASSES, MASK, InfillConfig, InfillModel
+    from cadenza.models.infill import InfillConfig, InfillModel
 
     torch.manual_seed(0)
     model = InfillModel(4, InfillConfig(layers=1, dim=16, heads=2, dropout=0.0)).eval()

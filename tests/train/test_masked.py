@@ -14,8 +14,8 @@ from cadenza.errors import ConfigError
 from cadenza.harmonize import DEFAULT_HARMONIZER, load_harmonizer
 from cadenza.models import InfillModel, build_model_for
 from cadenza.objectives import build_objective
-from cadenza.train.checkpoint import load_run, read_config
-from cadenza.train.config import apply_overrides, load_preset, to_dict
+from cadenza.train.checkpoint import last_weights, load_run, read_config
+from cadenza.train.config import ObjectiveSection, apply_overrides, load_preset, to_dict
 from cadenza.train.logs import read_log
 from cadenza.train.loop import train
 
@@ -79,14 +79,14 @@ def test_the_harmonizer_trains_through_the_one_loop(tiny_data, tmp_path) -> None
     assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.5
     run = load_run(tmp_path / "run")
     assert isinstance(run.model, InfillModel) and run.config.objective.name == "masked"
-    assert (tmp_path / "run" / "state.json").exists()
+    assert last_weights(tmp_path / "run").exists()
     harmonizer = load_harmonizer(tmp_path / "run")
     assert harmonizer.kind == "infill" and harmonizer.window == 16
     # fine-tuning starts from the run's best weights (a step at lr 1e-30 leaves them)
     train(harmonizer_config(tiny_data, "train.lr=1e-30", "train.max_steps=1"),
           tmp_path / "tuned", init_from=tmp_path / "run")
-    a, b = (load_file(tmp_path / name) for name in ("run/model.safetensors",
-                                                     "tuned/last.safetensors"))
+    a, b = load_file(tmp_path / "run/model.safetensors"), load_file(last_weights(
+        tmp_path / "tuned"))
     assert all(torch.allclose(a[k], b[k], atol=1e-12) for k in a)
 
 
@@ -105,7 +105,7 @@ def test_the_harmonizer_resumes_exactly(tiny_data, tmp_path) -> None:
                            resume=True)
     assert done["steps"] == 11
     assert first + rest == full  # the same floats, step by step
-    a, b = (load_file(tmp_path / run / "last.safetensors") for run in ("full", "cut"))
+    a, b = (load_file(last_weights(tmp_path / run)) for run in ("full", "cut"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     columns = ("step", "train_loss", "val_nats", "val_accuracy")
     logs = [[[row[c] for c in columns] for row in read_log(tmp_path / run / "log.csv")]
@@ -140,5 +140,7 @@ def test_a_model_and_an_objective_that_do_not_fit_are_refused(tiny_data, tmp_pat
     lm = apply_overrides(load_preset("tiny"), [f"data={tiny_data}", "objective.name=masked"])
     with pytest.raises(ConfigError, match="reads tokens, but this codec produces grid"):
         train(lm, tmp_path / "a")
+    infill_lm = harmonizer_config(tiny_data)
+    infill_lm.objective = ObjectiveSection("next_token")  # the grid model, a token objective
     with pytest.raises(ConfigError, match="reads grid, but this codec produces tokens"):
-        train(harmonizer_config(tiny_data, "objective.name=next_token"), tmp_path / "b")
+        train(infill_lm, tmp_path / "b")

@@ -6,13 +6,15 @@ import argparse
 from pathlib import Path
 
 from cadenza.commands import add_command
+from cadenza.validate import int_option
 
 
 def register(commands) -> None:
     serve = add_command(commands, "serve", "the studio web page and the listening test",
                         run_serve)
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=int_option(1, 65535, name="port"), default=8000,
+                       help="port (default 8000)")
     serve.add_argument("--db", default=None, metavar="URL",
                        help="database URL, e.g. postgresql+psycopg://... "
                             "(default: SQLite in --data)")
@@ -28,7 +30,7 @@ def register(commands) -> None:
     serve.add_argument("--admin-token", default=None,
                        help="token for the results page (default: $CADENZA_ADMIN_TOKEN, "
                             "else a random one printed at start)")
-    serve.add_argument("--jobs-per-minute", type=int, default=12,
+    serve.add_argument("--jobs-per-minute", type=int_option(1, 10_000), default=12,
                        help="studio jobs a browser may start per minute (default 12; "
                             "five times that per IP address)")
     serve.add_argument("--no-pool", action="store_true",
@@ -41,10 +43,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from cadenza.errors import ConfigError
 
-    if not 0 < args.port < 65536:
-        raise ConfigError(f"--port must be 1..65535, got {args.port}")
-    if args.jobs_per_minute < 1:
-        raise ConfigError(f"--jobs-per-minute must be at least 1, got {args.jobs_per_minute}")
     for run in args.run:
         if not (run / "config.json").exists():
             raise ConfigError(f"{run} is not a cadenza run (no config.json)")
