@@ -89,7 +89,7 @@ def test_a_killed_server_loses_no_stored_response(pool_template: Path, tmp_path:
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--port", "0"], "--port must be"),
+    (["--port", "0"], "--port: port must be in [1, 65535], got 0"),
     (["--db", "nosuchdialect://x"], "cannot open the database"),
     (["--run", "/nonexistent"], "is not a cadenza run"),
 ])
