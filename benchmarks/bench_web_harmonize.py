@@ -17,15 +17,13 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-TOKEN = "bench-token-0123456789abcdef"
+from web_server import start_server
 
 
 def sixteen_bar_melody(folder: Path) -> Path:
@@ -40,21 +38,6 @@ def sixteen_bar_melody(folder: Path) -> Path:
             notes["duration"] = notes["duration"].clip(max=64 * score.tpq - notes["onset"])
             return write_musicxml(soprano.replace(notes=notes), folder / "melody.musicxml")
     raise SystemExit("no held-out chorale is 16 bars long")
-
-
-def start(data: Path, port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cadenza.cli", "serve", "--data", str(data), "--port",
-         str(port), "--no-pool", "--admin-token", TOKEN, "--jobs-per-minute", "1000"],
-        env=dict(os.environ, OMP_NUM_THREADS="1"))
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 def harmonize_once(client: httpx.Client, melody: bytes, transpositions: int
@@ -94,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cadenza-bench-"))
     melody = sixteen_bar_melody(folder).read_bytes()
-    server = start(folder / "data", args.port)
+    server = start_server(folder / "data", args.port, "--jobs-per-minute", "1000")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=120) as client:
             harmonize_once(client, melody, 0)  # loads the model

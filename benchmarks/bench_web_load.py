@@ -21,15 +21,13 @@ import re
 import shutil
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-TOKEN = "bench-token-0123456789abcdef"
+from web_server import start_server
 
 
 def build_pool(data: Path) -> None:
@@ -48,21 +46,6 @@ def build_pool(data: Path) -> None:
     print("pool:", fill(db.session_factory(engine), config.media, [default_run()],
                         humans=12, machines=12, catches=2, seed=0))
     engine.dispose()
-
-
-def start_server(data: Path, port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cadenza.cli", "serve", "--data", str(data), "--port",
-         str(port), "--no-pool", "--admin-token", TOKEN],
-        env=dict(os.environ, OMP_NUM_THREADS="1"))
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 async def participant(base: str, think: float, latencies: list[float],

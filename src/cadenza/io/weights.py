@@ -63,16 +63,25 @@ def build_checked(weights: str | Path, build: Callable[[], torch.nn.Module]) -> 
     """``build()`` on the CPU, after the same call on the meta device matched ``weights``."""
     weights = Path(weights)
     header = read_header(weights)
+    shell = _meta_shell(build, f"{weights.parent / 'config.json'}: ")
+    _compare(shell, header, weights)
+    return build()
+
+
+def _meta_shell(build: Callable[[], torch.nn.Module], where: str = "") -> torch.nn.Module:
+    """``build()`` on the meta device: shapes and sizes without allocating a byte."""
     try:
         with torch.device("meta"):
-            shell = build()
+            return build()
     except ConfigError:
         raise
     except Exception as err:
-        raise ConfigError(f"{weights.parent / 'config.json'}: the model settings do not "
-                          f"describe a model ({problem(err)})") from None
-    _compare(shell, header, weights)
-    return build()
+        raise ConfigError(f"{where}the model settings do not describe a model "
+                          f"({problem(err)})") from None
+
+
+def _nbytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def _compare(shell: torch.nn.Module, header: dict[str, Any], weights: Path) -> None:
@@ -90,7 +99,7 @@ def _compare(shell: torch.nn.Module, header: dict[str, Any], weights: Path) -> N
     if missing or extra:
         raise ConfigError(f"{weights}: does not fit the model in config.json (missing "
                           f"{missing[:3]}, unexpected {extra[:3]})")
-    total = sum(t.numel() * t.element_size() for t in (*shell.parameters(), *shell.buffers()))
+    total = _nbytes(shell)
     if total > weights.stat().st_size + BUFFER_ALLOWANCE:
         raise ConfigError(f"{weights.parent / 'config.json'}: the model would take "
                           f"{total / 2**20:.0f} MB, far more than its weights file")
@@ -105,15 +114,7 @@ def build_bounded(build: Callable[[], torch.nn.Module],
                   limit: int = MAX_NEW_MODEL_BYTES) -> torch.nn.Module:
     """``build()`` after the same call on the meta device showed the model fits ``limit``:
     ``--set model.hidden=1000000`` is refused in one line, not after minutes of swapping."""
-    try:
-        with torch.device("meta"):
-            shell = build()
-    except ConfigError:
-        raise
-    except Exception as err:
-        raise ConfigError(f"the model settings do not describe a model ({problem(err)})") \
-            from None
-    total = sum(t.numel() * t.element_size() for t in (*shell.parameters(), *shell.buffers()))
+    total = _nbytes(_meta_shell(build))
     if total > limit:
         raise ConfigError(f"the model would take {total / 2**30:.1f} GB, more than the "
                           f"{limit / 2**30:.0f} GB cadenza builds; choose smaller model settings")
