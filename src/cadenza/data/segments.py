@@ -52,6 +52,10 @@ class Segments:
         if dataset.main.kind != "frames":
             raise ConfigError(f"{dataset.folder}: segments need a frame field (a roll or "
                               f"mel dataset), not {dataset.main.kind}")
+        segment = getattr(dataset.codec, "segment", None)
+        if segment is not None and segment != steps:
+            raise ConfigError(f"{dataset.folder}: its codec cuts segments of {segment} frames; "
+                              f"set train.seq_len = {segment} (and model.steps)")
         self.dataset, self.batch_size, self.steps, self.seed = dataset, batch_size, steps, seed
         lengths = np.diff(dataset.offsets)
         self.pieces = np.array([i for i in dataset.indices(split, augmented)

@@ -80,21 +80,23 @@ def roll_features(rolls: np.ndarray, steps_per_beat: int = 2) -> dict[str, np.nd
     return dict(zip(FEATURES, (polyphony, span, entropy, density, empty)))
 
 
-def overlapping_area(a: np.ndarray, b: np.ndarray, points: int = 512) -> float:
+def overlapping_area(a: np.ndarray, b: np.ndarray, points: int = 2048) -> float:
     """Area shared by the Gaussian KDEs of two samples of a feature (1: the same
-    distribution, 0: disjoint). Samples with no spread are widened by a small jitter so
-    the estimate exists (a constant feature against a constant is 1 if they are equal)."""
+    distribution, 0: disjoint). A sample with no spread is widened by a small jitter so
+    the estimate exists."""
     from scipy.stats import gaussian_kde
 
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) < 2 or len(b) < 2:
         return float("nan")
     both = np.concatenate([a, b])
-    spread = max(float(both.std()), 1e-3)
-    if a.std() < 1e-9 or b.std() < 1e-9:  # a KDE of a constant is singular
-        rng = np.random.default_rng(0)
-        a, b = a + rng.normal(0, 1e-3 * spread, len(a)), b + rng.normal(0, 1e-3 * spread,
-                                                                           len(b))
+    spread = max(float(both.std()), 0.01 * float(np.abs(both).mean()), 0.01)
+    rng = np.random.default_rng(0)
+    if a.std() < 1e-9:  # a KDE of a constant is singular: widen it a little
+        a = a + rng.normal(0, 0.05 * spread, len(a))
+    if b.std() < 1e-9:
+        b = b + rng.normal(0, 0.05 * spread, len(b))
+    both = np.concatenate([a, b])
     grid = np.linspace(both.min() - spread, both.max() + spread, points)
     pa, pb = gaussian_kde(a)(grid), gaussian_kde(b)(grid)
     return float(np.trapezoid(np.minimum(pa, pb), grid))

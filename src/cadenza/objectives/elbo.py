@@ -162,6 +162,7 @@ class ELBO(Objective):
                 "kl": float(kl.mean()), "monitors": monitors, **{
                     k: v for k, v in monitors.items() if k != "kl_per_dim"}}
 
+    @torch.no_grad()
     def monitors(self, model: torch.nn.Module, x: Tensor, mu: Tensor,
                  logvar: Tensor) -> dict[str, Any]:
         """KL per dimension, active units, and reconstruction quality from each segment's
