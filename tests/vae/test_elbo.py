@@ -148,8 +148,13 @@ def test_overlap_and_monotonic_paths() -> None:
     a, b = rng.normal(0, 1, 500), rng.normal(0, 1, 500)
     assert latent.overlapping_area(a, b) > 0.9
     assert latent.overlapping_area(a, b + 10) < 0.01
-    assert latent.overlapping_area(np.ones(10), np.ones(10)) > 0.6
-    assert latent.overlapping_area(np.ones(10), 2 * np.ones(10)) < 0.05
+    assert latent.overlapping_area(np.ones(10), np.ones(10)) == 1.0
+    assert latent.overlapping_area(np.ones(10), 2 * np.ones(10)) == 0.0
+    few = np.array([0.0] * 9 + [0.125])  # a feature of few values: counted exactly
+    assert latent.overlapping_area(np.zeros(8), few) == pytest.approx(0.9)
+    spike = np.zeros(40)
+    spike[0] = 1e-3 * np.pi  # many distinct values, one sample nearly constant: KDE
+    assert latent.overlapping_area(spike, rng.normal(0, 1, 40)) < 0.5
     path = np.zeros((4, 2, 3), bool)
     path[1, 0, 0] = path[2, 0, :2] = path[3, 0, :3] = True
     assert latent.monotonic_fraction(path) == 1.0
