@@ -41,13 +41,21 @@ system-deps:
 # The main job on the embedded defaults: chorales from the shipped model, a melody
 # harmonized by the shipped melody-aware harmonizer, and a held-out Piano-midi.de piece
 # extended by the shipped piano-roll model (MIDI, MusicXML, WAV, PNG each, plus an
-# overlay of the true and the model's continuation).
+# overlay of the true and the model's continuation); samples and an interpolation from
+# the piano-roll VAE, a reconstruction and a sample from the mel VAE.
 demo: $(STAMP) system-deps
 	$(BIN)/cadenza generate --n 4 --seed 1 --temperature 0.9 --out demo/generated
 	$(BIN)/cadenza harmonize src/cadenza/examples/twinkle.musicxml --out demo/harmonized
 	$(BIN)/cadenza continue src/cadenza/runs/piano-default \
 		src/cadenza/examples/piano-midi-test-0000.mid --bars 4 --length 8 --n 1 --seed 1 \
 		--out demo/piano
+	$(BIN)/cadenza sample src/cadenza/runs/pianoroll-vae --n 4 --seed 1 --out demo/vae
+	$(BIN)/cadenza interpolate src/cadenza/runs/pianoroll-vae \
+		src/cadenza/examples/nottingham-test-0000.mid \
+		src/cadenza/examples/nottingham-test-0001.mid --steps 8 --out demo/vae
+	$(BIN)/cadenza reconstruct src/cadenza/runs/mel-vae \
+		src/cadenza/examples/jsb-test-0000-strings.wav --out demo/mel
+	$(BIN)/cadenza sample src/cadenza/runs/mel-vae --n 2 --seed 1 --out demo/mel
 
 test: $(DEV_STAMP) system-deps
 	$(BIN)/python -m pytest
