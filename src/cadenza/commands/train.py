@@ -103,4 +103,6 @@ EVALUATE_LINES = (
     ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),
+    ("negative_elbo", "negative ELBO"), ("kl", "KL nats"), ("active_units", "active units"),
+    ("f1", "note F1"), ("shuffle_drop", "z-shuffle drop"), ("l1_db", "log-mel L1 dB"),
 )
