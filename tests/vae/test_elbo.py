@@ -170,3 +170,13 @@ def test_roll_features_of_a_known_roll() -> None:
     assert found["pitch_class_entropy"][0] == pytest.approx(1.0)
     assert found["note_density"][0] == pytest.approx(2 / 8)
     assert found["empty_beat_rate"][0] == pytest.approx(3 / 4)
+
+
+def test_onset_f1_counts_notes_not_cells() -> None:
+    truth = np.zeros((1, 4, 3), bool)
+    truth[0, :, 0] = True  # one long note
+    guess = truth.copy()
+    guess[0, 2, 0] = False  # split in two: one extra onset, three of four cells right
+    assert latent.onset_f1(truth, truth) == 1.0
+    assert latent.note_f1(guess, truth) == pytest.approx(6 / 7)
+    assert latent.onset_f1(guess, truth) == pytest.approx(2 / 3)
