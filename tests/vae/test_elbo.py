@@ -159,6 +159,7 @@ def test_overlap_and_monotonic_paths() -> None:
     path[1, 0, 0] = path[2, 0, :2] = path[3, 0, :3] = True
     assert latent.monotonic_fraction(path) == 1.0
     assert latent.monotonic_fraction(path[[0, 2, 1, 3]]) == pytest.approx(2 / 3)
+    assert latent.monotonic_fraction(np.repeat(path[:1], 4, 0)) == 0.0  # it never moves
 
 
 def test_roll_features_of_a_known_roll() -> None:

@@ -134,10 +134,13 @@ def feature_overlap(samples: np.ndarray, reference: np.ndarray,
 
 def monotonic_fraction(path: np.ndarray) -> float:
     """Share of an interpolation's steps ``path`` [S, ...] (binary) whose Hamming
-    distance from ``path[0]`` is at least the previous step's."""
+    distance from ``path[0]`` is at least the previous step's; 0 for a path that never
+    leaves its first end (a collapsed decoder's, whose steps are all the same)."""
     flat = np.asarray(path, dtype=bool).reshape(len(path), -1)
     distance = (flat != flat[0]).sum(1)
-    return float((np.diff(distance) >= 0).mean()) if len(path) > 1 else 1.0
+    if len(path) < 2 or distance[-1] == 0:
+        return 0.0
+    return float((np.diff(distance) >= 0).mean())
 
 
 def slerp(a: Tensor, b: Tensor, steps: int) -> Tensor:
