@@ -100,6 +100,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 EVALUATE_LINES = (
     ("nats_per_frame", "nats/frame"), ("nats_per_cell", "nats/cell"),
+    ("nats_per_note", "nats/note"),
     ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),

@@ -45,6 +45,7 @@ class PreprocessConfig:
     normalize_key: bool = True  # transpose to C major / A minor by key analysis
     quantize: int = 4  # grid steps per quarter note (4 = 16ths); 0 leaves times as read
     augment: list[int] = field(default_factory=list)  # semitone shifts, training split only
+    drums: bool = False  # keep MIDI drum tracks (for codecs that hold them: miditok)
 
 
 def _profiles() -> np.ndarray:
@@ -65,11 +66,11 @@ def analyze_key(score: Score) -> Key:
     of the 24 rotated profiles; the best wins (music21 breaks exact ties towards the
     higher tonic and minor, which the reversed search order below reproduces).
     """
-    if not len(score.notes):
+    notes = score.notes[~score.drum_notes()] if score.drums else score.notes
+    if not len(notes):
         raise SkipPiece("no notes to analyze the key of")
-    histogram = np.bincount(
-        score.notes["pitch"] % 12, weights=score.notes["duration"] / score.tpq, minlength=12
-    )
+    histogram = np.bincount(notes["pitch"] % 12, weights=notes["duration"] / score.tpq,
+                            minlength=12)
     centred = histogram - histogram.mean()
     norm = np.sqrt((centred**2).sum())
     if norm == 0:
