@@ -75,9 +75,11 @@ class MidiTokCodec:
         import miditok
 
         spq = self.steps_per_quarter
+        resolution = {(0, 4): spq, (4, 12): max(1, spq // 2)}
         config = miditok.TokenizerConfig(
             pitch_range=(0, 127),
-            beat_res={(0, 4): spq, (4, 12): max(1, spq // 2)},
+            beat_res=resolution,
+            beat_res_rest=resolution,
             num_velocities=max(self.velocities, 1),
             use_velocities=self.velocities > 0,
             special_tokens=[PAD, BOS, EOS],

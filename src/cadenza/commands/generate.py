@@ -19,7 +19,7 @@ def register(commands) -> None:
     generate.add_argument("run", nargs="?", type=Path, default=None,
                           help="run folder (default: the shipped chorale model)")
     generate.add_argument("--length", type=COUNT, default=None, metavar="BARS",
-                          help="bars per piece (piano-roll runs; default 8)")
+                          help="bars per piece (piano-roll and miditok runs; default 8)")
     _sampling_options(generate)
 
     cont = add_command(commands, "continue", "continue a primer file with a trained run",
@@ -32,8 +32,8 @@ def register(commands) -> None:
     length.add_argument("--bars", type=COUNT, help="keep the primer's first N bars")
     length.add_argument("--notes", type=COUNT, help="keep the primer up to its N-th note")
     cont.add_argument("--length", type=COUNT, default=None, metavar="BARS",
-                      help="bars to add (piano-roll runs; default 4; chorales end at a "
-                           "close of their own)")
+                      help="bars to add (piano-roll and miditok runs; default 4; chorales "
+                           "end at a close of their own)")
     _sampling_options(cont)
 
 
@@ -123,6 +123,7 @@ def _write(scores: list, args: argparse.Namespace, formats: tuple[str, ...], nam
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from cadenza.commands._midi_tokens import generate_tokens, is_event_tokens
     from cadenza.commands._rolls import generate_rolls, is_pianoroll
     from cadenza.generate import sample
 
@@ -130,6 +131,8 @@ def run_generate(args: argparse.Namespace) -> int:
     run = _load(args.run)
     if is_pianoroll(run):
         return generate_rolls(args, run, settings["formats"])
+    if is_event_tokens(run):
+        return generate_tokens(args, run, settings["formats"])
     processors = sampling_settings(args, run.path).processors(run.vocab)
     rows = sample(run.model, run.vocab, n=args.n, processors=processors,
                   max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
@@ -151,6 +154,10 @@ def run_continue(args: argparse.Namespace) -> int:
     run = _load(run_path)
     if is_pianoroll(run):
         return continue_rolls(args, run, primer_path, settings["formats"])
+    from cadenza.commands._midi_tokens import continue_tokens, is_event_tokens
+
+    if is_event_tokens(run):
+        return continue_tokens(args, run, primer_path, settings["formats"])
     full = _harmonized_primer(primer_path) if run.codec.name == "chorale" else None
     primer = load_primer(primer_path, run.codec, run.vocab, frames=args.frames,
                          bars=args.bars, notes=args.notes, score=full,
