@@ -62,7 +62,9 @@ class MidiTokCodec:
         for token, code in self.tokenizer.vocab.items():
             self._names[code] = token
         self.code_space = len(self._names)
-        self.specials = (BOS, EOS)
+        # every MidiTok token is kept in a dataset's vocabulary, used or not, so that any
+        # piece (a primer, another corpus) encodes in a run's ids; a few hundred tokens
+        self.specials = tuple(t for t in self._names if t != PAD)
         self._pitch = np.full(self.code_space, -1, dtype=np.int16)  # -1: not a pitched note
         self._note = np.zeros(self.code_space, dtype=bool)  # Pitch or PitchDrum: a note
         for code, token in enumerate(self._names):

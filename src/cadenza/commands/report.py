@@ -44,9 +44,11 @@ def run_report(args: argparse.Namespace) -> int:
                                data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]
     cmp = numbers["set_comparison"]
+    per_note = f", {nll['nats_per_note']:.3f} nats/note" if "nats_per_note" in nll else ""
     print(f"test NLL {nll['nats']:.3f} nats/token ({nll['bits']:.3f} bits, perplexity "
-          f"{nll['perplexity']:.3f}); mean overlapping area {cmp['mean_overlap_generated']:.3f} "
-          f"(Bach vs Bach {cmp['mean_overlap_bach']:.3f}); "
+          f"{nll['perplexity']:.3f}{per_note}); "
+          f"mean overlapping area {cmp['mean_overlap_generated']:.3f} "
+          f"(held-out vs train {cmp['mean_overlap_bach']:.3f}); "
           f"{numbers['copying']['flagged']} of {args.n} pieces flagged as copies")
     print(f"wrote {args.out / 'report.html'} and {args.out / 'report.json'}")
     return 0
