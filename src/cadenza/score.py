@@ -187,6 +187,8 @@ class Score:
         Writers that split notes at barlines add ties; comparing merged scores
         compares the music. A tie with nothing to continue stays flagged.
         """
+        if not self.notes["tied"].any():  # MIDI and most performances: nothing to join
+            return self
         notes = self.notes.copy()
         order = np.lexsort((notes["onset"], notes["pitch"], notes["part"]))
         keep = np.ones(len(notes), dtype=bool)
