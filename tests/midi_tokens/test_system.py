@@ -134,3 +134,22 @@ def test_cut_score_keeps_whole_onsets() -> None:
     assert len(cut.notes) >= 3 and cut.notes["onset"].max() == onsets[2]
     bars = cut_score(score, bars=1)
     assert (bars.notes["onset"] + bars.notes["duration"]).max() <= 1920
+
+
+def test_copy_check_on_notes_flags_a_transposed_copy_of_any_part_layout() -> None:
+    from cadenza.evaluate.copying import CopyDetector
+    from cadenza.io.read import read_midi_bytes
+
+    rng = np.random.default_rng(11)
+    training = [read_midi_bytes(random_piece(rng, bars=8), drums=True) for _ in range(3)]
+    detector = CopyDetector(training, max_bars=4, by_part=False)
+    copy = training[1].transpose(2)
+    pitched = copy.without_drums()  # drums never count: their numbers name instruments
+    merged = pitched.notes.copy()
+    merged["part"] = 0  # the same notes in one part: still a copy when parts do not count
+    one_part = pitched.replace(notes=merged, parts=["All"], programs=[0], drums=[False])
+    for piece in (copy, one_part):
+        report = detector.check(piece)
+        assert report.flagged and report.best_shift == -2 and report.ngram_share == 1.0
+    fresh = detector.check(read_midi_bytes(random_piece(rng, bars=8)))
+    assert not fresh.flagged and fresh.ngram_share < 0.2
