@@ -165,7 +165,7 @@ def test_state_is_not_mutated(spec: str) -> None:
 
 
 def test_registry_errors() -> None:
-    assert set(MODELS) >= {"rnn", "transformer"}
+    assert set(MODELS) >= {"rnn", "transformer", "note-rnn"}
     with pytest.raises(ValueError,
                        match="unknown model .x.; choose from: frame-rnn, infill, rnn, transformer"):
         build_model("x", VOCAB)

@@ -102,4 +102,5 @@ def _head_panel(ax: Any, rows: list[dict[str, str]], heads: list[str]) -> None:
     ax.set_ylabel("loss per head (per note)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
