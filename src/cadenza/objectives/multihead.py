@@ -18,7 +18,9 @@ Gaussian around its prediction whose standard deviation is the head's RMSE on th
 scored (the maximum-likelihood choice for a fixed-variance model, which favours it),
 discretised onto the codec's grid: the probability of the code's bin,
 ``Φ((y + h/2 - ŷ)/σ) - Φ((y - h/2 - ŷ)/σ)``, floored at 1e-12. ``nll`` is their sum.
-``loss``, the validation loss early stopping watches, is the weighted training loss.
+``loss``, the validation loss early stopping watches, is the weighted training loss (in
+nats per note when every head is categorical and weighted 1; a "weighted loss" per note
+once squared errors enter it).
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class MultiHead(Objective):
             raise ConfigError(f"objective multihead: the model's heads {sizes} do not fit the "
                               f"codec's classes {self.classes} (set model.time_classes to "
                               "the codec's time_classes)")
+        if any(is_regression(s) for s in sizes):  # the loss mixes squared errors in
+            self.unit = "weighted loss/note"
         return sizes
 
     def value(self, feature: int, codes: torch.Tensor) -> torch.Tensor:
