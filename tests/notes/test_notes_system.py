@@ -301,3 +301,10 @@ def test_scale_on_a_token_vocabulary() -> None:
     for token, keep in zip(vocab.tokens, kept.tolist()):
         pitch = codec.pitch_of_code(codec.code_of(token)) if token != Vocab.PAD else None
         assert keep == (pitch is None or pitch % 12 in (0, 2, 4, 5, 7, 9, 11)), token
+
+
+def test_evaluate_reports_each_head(notes_run, notes_data, capsys) -> None:
+    assert main(["evaluate", str(notes_run), "--data", str(notes_data),
+                 "--split", "validation"]) == 0
+    out = capsys.readouterr().out
+    assert "nats/note" in out and all(f"  {f}" in out for f in FEATURES)

@@ -145,6 +145,7 @@ class MultiHead(Objective):
         model.eval()
         device = next(model.parameters()).device
         outs, codes = [], []
+        self.scored_pieces = len(pieces)
         try:
             for start in range(0, len(pieces), batch_size):
                 rows = [np.asarray(data.tokens(i), dtype=np.int64)
@@ -170,7 +171,8 @@ class MultiHead(Objective):
         sizes = self._check(model)
         heads, codes = self.predictions(model, split, batch_size, augmented)
         notes = len(codes)
-        result: dict[str, Any] = {"unit": self.unit, "count": notes, "notes": notes}
+        result: dict[str, Any] = {"unit": self.unit, "count": notes, "notes": notes,
+                                  "pieces": self.scored_pieces}
         if not notes:
             return {**result, "loss": float("nan"), "nll": float("nan")}
         losses = self.head_losses(heads, codes, sizes)
@@ -190,5 +192,4 @@ class MultiHead(Objective):
             nll += value
         result["nll"] = nll
         result["loss"] = float(sum(w * h.mean() for w, h in zip(self.weights, losses)))
-        result["accuracy"] = result.get("pitch_accuracy")
         return result
