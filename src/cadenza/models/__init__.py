@@ -7,6 +7,7 @@ from .note_rnn import NoteRNN, NoteRNNConfig
 from .registry import MODELS, build_model, build_model_for, model_options, register_model
 from .rnn import RNNConfig, RNNLanguageModel
 from .transformer import KVCache, TransformerConfig, TransformerLanguageModel
+from .vae import ConvVAE, ReportVAE, SegmentVAE  # noqa: F401  (register them)
 
 __all__ = [
     "FrameRNN",

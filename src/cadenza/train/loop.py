@@ -11,6 +11,7 @@ CSV/TensorBoard logs, hooks.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -191,6 +192,9 @@ def _validate(objective: Objective, model: SequenceModel, pos: dict[str, Any],
         ckpt.save_weights(model, out / ckpt.WEIGHTS["best"], pos["step"])
     else:
         pos["bad"] += 1
+    if "monitors" in result:  # an objective's collapse monitors (elbo), one line each
+        with open(out / "monitors.jsonl", "a") as lines:
+            lines.write(json.dumps({"step": pos["step"], **result["monitors"]}) + "\n")
     accuracy = result.get("accuracy", result.get("frame_accuracy"))
     heads = {f"val_{k}": result[k] for k in objective.metric_names if k in result}
     _report(log, hooks, {"step": pos["step"], "epoch": pos["epoch"], "val_nats": nats,
