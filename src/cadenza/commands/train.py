@@ -24,6 +24,14 @@ def register(commands) -> None:
     train.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                        help="start from another run's best weights (fine-tuning)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    from cadenza.validate import int_option
+
+    train.add_argument("--nproc", type=int_option(1, 1024), default=1, metavar="N",
+                       help="train in N processes on this machine with DDP (launches torchrun; "
+                            "train.batch_size is then the global batch)")
+    train.add_argument("--max-restarts", type=int_option(0, 1000), default=0, metavar="K",
+                       help="with --nproc: restart the workers up to K times after a failure, "
+                            "resuming from the last checkpoint")
 
     evaluate = add_command(commands, "evaluate",
                            "held-out likelihood of a trained run (nats, bits, perplexity)",
@@ -41,19 +49,39 @@ def register(commands) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from cadenza.io.atomic import folder_lock, make_folder
+    from cadenza.train import distributed
 
+    if args.nproc > 1:
+        return distributed.launch(_worker_argv(args), args.nproc, args.max_restarts)
+    if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
+        return _run_train(args)
     make_folder(args.out)
-    # one process per run folder: a second train (or resume) of it refuses at once
+    # one run per run folder: a second train (or resume) of it refuses at once
     with folder_lock(args.out, wait=False, what="train"):
         return _run_train(args)
 
 
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    """The ``cadenza train`` arguments each torchrun worker gets (no --nproc)."""
+    argv = ["train", "--out", str(args.out)]
+    for flag, value in (("--preset", args.preset), ("--data", args.data),
+                        ("--init-from", args.init_from)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for item in args.overrides:
+        argv += ["--set", item]
+    return argv + [f for f, on in (("--resume", args.resume), ("--quiet", args.quiet)) if on]
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from cadenza.errors import ConfigError
-    from cadenza.train.checkpoint import read_config
+    from cadenza.train import distributed
+    from cadenza.train.checkpoint import MANIFEST, read_config
     from cadenza.train.config import apply_overrides, load_preset
     from cadenza.train.loop import train
 
+    if distributed.restart_count() and (args.out / MANIFEST).is_file():
+        args.resume = True  # an elastic restart goes on from the last checkpoint
     if args.resume and args.preset is None:
         config = read_config(args.out)
     else:
@@ -65,6 +93,8 @@ def _run_train(args: argparse.Namespace) -> int:
     if not config.data:
         raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
     result = train(config, args.out, resume=args.resume, init_from=args.init_from)
+    if distributed.env_rank() != 0:
+        return 0
     best = result["best_loss"]
     best_text = (f"best validation {best:.4f} {result['unit']} at step {result['best_step']}"
                  if best is not None else "no validation yet")

@@ -63,7 +63,8 @@ class NextToken(Objective):
 
         constraint = self.constrain if self.ranks is not None else None
         result = evaluate_nll(model, self.dataset, split, batch_size, augmented,
-                              constraint=constraint, frame_id=self.frame_id)
+                              constraint=constraint, frame_id=self.frame_id,
+                              share=self.my_share)
         per_frame = self.ranks is not None
         loss = result["nats_per_frame"] if per_frame else result["nats"]
         return {**result, "loss": loss, "unit": self.unit,
