@@ -138,3 +138,21 @@ def test_no_sync_keeps_gradients_apart_until_the_sync_step(tmp_path) -> None:
         assert result["world"] == 2
         assert not result["local_equal"]  # each rank's own gradients inside no_sync
         assert result["synced_close"]  # the same after the synchronising backward
+
+
+def test_a_failing_worker_is_one_error_line(tiny_data, tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(  # both workers refuse a transformer with TBPTT, after starting
+        [sys.executable, "-m", "cadenza", "train", "--nproc", "2", "--preset", "tiny",
+         "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--set",
+         "model.name=transformer"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "cadenza: error: train.tbptt needs a recurrent model, not 'transformer'; use --set "
+        "train.tbptt=false"]
+    done = subprocess.run(  # refused before any worker starts
+        [sys.executable, "-m", "cadenza", "train", "--nproc", "2", "--preset", "tiny",
+         "--data", str(tiny_data), "--out", str(tmp_path / "r"), "--set",
+         "train.batch_size=3"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "must be a multiple of --nproc 2" in done.stderr

@@ -52,6 +52,7 @@ def run_train(args: argparse.Namespace) -> int:
     from cadenza.train import distributed
 
     if args.nproc > 1:
+        _check_before_launch(args)  # a bad option: one line here, not one per worker
         return distributed.launch(_worker_argv(args), args.nproc, args.max_restarts)
     if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
         return _run_train(args)
@@ -73,15 +74,11 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
     return argv + [f for f, on in (("--resume", args.resume), ("--quiet", args.quiet)) if on]
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace):
     from cadenza.errors import ConfigError
-    from cadenza.train import distributed
-    from cadenza.train.checkpoint import MANIFEST, read_config
+    from cadenza.train.checkpoint import read_config
     from cadenza.train.config import apply_overrides, load_preset
-    from cadenza.train.loop import train
 
-    if distributed.restart_count() and (args.out / MANIFEST).is_file():
-        args.resume = True  # an elastic restart goes on from the last checkpoint
     if args.resume and args.preset is None:
         config = read_config(args.out)
     else:
@@ -92,6 +89,33 @@ def _run_train(args: argparse.Namespace) -> int:
     config = apply_overrides(config, overrides)
     if not config.data:
         raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
+    return config
+
+
+def _check_before_launch(args: argparse.Namespace) -> None:
+    """What would stop every worker at once, checked once: the config, the dataset,
+    the global batch, the run folder."""
+    from cadenza.data.dataset import PreparedDataset
+    from cadenza.errors import ConfigError
+
+    config = _config(args)
+    PreparedDataset(config.data)
+    if config.train.batch_size % args.nproc:
+        raise ConfigError(f"train.batch_size={config.train.batch_size} is the global batch; "
+                          f"it must be a multiple of --nproc {args.nproc}")
+    if not args.resume and (args.out / "config.json").exists():
+        raise ConfigError(f"{args.out} already holds a run; resume it (--resume) or choose "
+                          "another --out")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from cadenza.train import distributed
+    from cadenza.train.checkpoint import MANIFEST
+    from cadenza.train.loop import train
+
+    if distributed.restart_count() and (args.out / MANIFEST).is_file():
+        args.resume = True  # an elastic restart goes on from the last checkpoint
+    config = _config(args)
     result = train(config, args.out, resume=args.resume, init_from=args.init_from)
     if distributed.env_rank() != 0:
         return 0

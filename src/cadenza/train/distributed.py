@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from torch import distributed as dist
 
 from cadenza.errors import ConfigError
 
+ERROR = b"cadenza: error:"
+TORCHRUN_LOG = re.compile(rb"^[EWI]\d{4} .*torch/distributed/")
 STOP_REASONS = ("", "epochs", "early-stop", "max_steps", "max_minutes")
 
 
@@ -276,10 +279,49 @@ def split_state(state: tuple[torch.Tensor, ...] | None, dims: Sequence[int],
 
 def launch(argv: Sequence[str], nproc: int, max_restarts: int = 0) -> int:
     """Run ``cadenza <argv>`` in ``nproc`` processes on this machine under torchrun
-    (``python -m torch.distributed.run``); returns its exit status."""
+    (``python -m torch.distributed.run``); returns 0, or 2 after one error line.
+
+    The workers' output passes through as it comes (progress bars included), their
+    ``cadenza: error:`` lines once each; torchrun's own report of a failed worker (a
+    traceback) is replaced by one line."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={nproc}", f"--max-restarts={max_restarts}",
                "-m", "cadenza", *argv]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
-    return subprocess.run(command, env=env, check=False).returncode
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    errors = _relay(process.stderr, sys.stderr.buffer)
+    status = process.wait()
+    if status and not errors:
+        print(f"cadenza: error: train --nproc {nproc}: a worker failed (torchrun exit "
+              f"status {status})", file=sys.stderr)
+    return 2 if status else 0
+
+
+def _relay(source: Any, sink: Any) -> set[bytes]:
+    """Copy ``source`` to ``sink`` as it comes; returns the ``cadenza: error:`` lines
+    (each written once). From a traceback on, lines are held back."""
+    errors: set[bytes] = set()
+    muted, pending = False, b""
+    for chunk in iter(lambda: source.read1(4096), b""):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            head, *failures = line.split(ERROR)  # workers' lines may interleave
+            for failure in failures:
+                if failure.strip() and failure.strip() not in errors:
+                    errors.add(failure.strip())
+                    sink.write(ERROR + b" " + failure.strip() + b"\n")
+            if head.startswith(b"Traceback") or b"ChildFailedError" in head:
+                muted = True
+            elif errors and (not head.strip() or TORCHRUN_LOG.match(head)):
+                continue  # torchrun's log of the failure the error line has told
+            elif not muted and (head or not failures):
+                sink.write(head + b"\n")
+        if b"\r" in pending and not muted:  # a progress bar redraws its line
+            shown, _, pending = pending.rpartition(b"\r")
+            sink.write(shown + b"\r")
+        sink.flush()
+    if pending and not muted:
+        sink.write(pending)
+    return errors
