@@ -1,5 +1,6 @@
 """Run by torchrun from test_distributed.py: gradients inside ``no_sync`` stay each
-rank's own, and the step after it all-reduces them. Writes ``<out>/rank<R>.json``."""
+rank's own, and the step after it all-reduces them; a model with a parameter the loss
+never reaches (an untrained head) is found out and trains. Writes ``<out>/rank<R>.json``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ import torch
 from torch import distributed as dist
 
 from cadenza.train import distributed as ddp
+
+
+class TwoHeads(torch.nn.Module):
+    """A model whose second head the loss never uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used, self.unused = torch.nn.Linear(4, 1), torch.nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.used(x)
 
 
 def flat_grad(model: torch.nn.Module) -> torch.Tensor:
@@ -35,8 +47,15 @@ def main(out: Path) -> None:
     local_equal = bool(torch.equal(every[0], every[1]))
     dist.all_gather(every, synced)
     synced_close = bool(torch.allclose(every[0], every[1], atol=1e-7))
+    heads = TwoHeads()
+    unused = ddp.leaves_unused(heads, heads(data[0]).sum())
+    wrapped = ddp.wrap(heads, ranks, find_unused=unused)
+    for step in range(3):  # without find_unused, DDP fails at the second step
+        wrapped.zero_grad()
+        wrapped(data[step % 2]).sum().backward()
     (out / f"rank{ranks.rank}.json").write_text(json.dumps(
-        {"world": ranks.world, "local_equal": local_equal, "synced_close": synced_close}))
+        {"world": ranks.world, "local_equal": local_equal, "synced_close": synced_close,
+         "found_unused": unused}))
     dist.destroy_process_group()
 
 

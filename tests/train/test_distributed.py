@@ -131,13 +131,14 @@ def test_uneven_shards_end_without_a_hang(tiny_data, tmp_path) -> None:
     assert load_run(tmp_path / "r").model is not None
 
 
-def test_no_sync_keeps_gradients_apart_until_the_sync_step(tmp_path) -> None:
+def test_no_sync_and_unused_parameters(tmp_path) -> None:
     run_ranks(Path(__file__).with_name("ddp_grads_worker.py"), tmp_path, launcher="script")
     results = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for result in results:
         assert result["world"] == 2
         assert not result["local_equal"]  # each rank's own gradients inside no_sync
         assert result["synced_close"]  # the same after the synchronising backward
+        assert result["found_unused"]  # and a head the loss never reaches trained along
 
 
 def test_a_failing_worker_is_one_error_line(tiny_data, tmp_path) -> None:

@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import timedelta
@@ -119,14 +120,26 @@ def _device(name: str, local_rank: int | None) -> torch.device:
     return torch.device(name)
 
 
-def wrap(model: torch.nn.Module, ranks: Ranks) -> torch.nn.Module:
+def wrap(model: torch.nn.Module, ranks: Ranks, find_unused: bool = False) -> torch.nn.Module:
     """``model`` under DistributedDataParallel (the model itself for one process).
-    Unused parameters are allowed: an objective may train only some heads."""
+    ``find_unused``: the objective leaves some parameters without a gradient (say, a
+    head it does not train), which DDP must then look for at every step."""
     if not ranks.active:
         return model
     ids = [ranks.device.index] if ranks.device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=True)
+    with warnings.catch_warnings():  # its successor still syncs buffers at the start
+        warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated")
+        return torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=find_unused)
+
+
+def leaves_unused(model: torch.nn.Module, loss: torch.Tensor) -> bool:
+    """Whether backpropagating ``loss`` (a first batch's, before training) leaves a
+    trainable parameter without a gradient; the gradients are cleared again."""
+    loss.backward()
+    unused = any(p.grad is None for p in model.parameters() if p.requires_grad)
+    model.zero_grad(set_to_none=True)
+    return unused
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

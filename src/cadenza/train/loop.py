@@ -79,7 +79,9 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     started = tick = time.monotonic()
     interval_loss, interval_tokens = 0.0, 0
     stop = ddp.agree(_stop_reason(pos, t, started), ranks)
-    net = ddp.wrap(model, ranks)  # the model itself in one process
+    probe = ranks.active and ddp.leaves_unused(model, objective.loss(
+        model, windows.batch(pos["epoch"], pos["window"]).to(device)).loss)
+    net = ddp.wrap(model, ranks, find_unused=probe)  # the model itself in one process
     model.train()
     while not stop:
         lr = lr_at(pos["step"], t, steps_per_epoch)
