@@ -49,9 +49,17 @@ class Objective(ABC):
     # names of the StepLoss.metrics (and of the same held-out measures that evaluate
     # returns): logged as train_<name> and val_<name> columns, drawn in their own panel
     metric_names: tuple[str, ...] = ()
+    # (rank, ranks): under DDP each process scores its share of the held-out items and
+    # the loop all-reduces the sums (cadenza.train.distributed.reduce_result)
+    share: tuple[int, int] = (0, 1)
 
     def __init__(self, dataset: PreparedDataset) -> None:
         self.dataset = dataset
+
+    def my_share(self, items: list[Any]) -> list[Any]:
+        """The held-out items (pieces, crops) this process scores: every ``ranks``-th."""
+        rank, ranks = self.share
+        return list(items)[rank::ranks]
 
     @classmethod
     def model_spec(cls, codec: CodecSpec) -> CodecSpec:

@@ -65,7 +65,8 @@ class NextToken(Objective):
 
         constraint = self.constrain if self.ranks is not None else None
         result = evaluate_nll(model, self.dataset, split, batch_size, augmented,
-                              constraint=constraint, frame_id=self.frame_id)
+                              constraint=constraint, frame_id=self.frame_id,
+                              share=self.my_share)
         per_frame = self.ranks is not None
         if not per_frame and hasattr(self.dataset.codec, "count_notes"):
             result.update(self._per_note(result, split, augmented))
