@@ -54,12 +54,17 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         _check_before_launch(args)  # a bad option: one line here, not one per worker
         return distributed.launch(_worker_argv(args), args.nproc, args.max_restarts)
-    if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
-        return _run_train(args)
-    make_folder(args.out)
-    # one run per run folder: a second train (or resume) of it refuses at once
-    with folder_lock(args.out, wait=False, what="train"):
-        return _run_train(args)
+    try:
+        if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
+            return _run_train(args)
+        make_folder(args.out)
+        # one run per run folder: a second train (or resume) of it refuses at once
+        with folder_lock(args.out, wait=False, what="train"):
+            return _run_train(args)
+    finally:
+        # a gloo group left to the interpreter's exit can abort the worker ("terminate
+        # called without an active exception") after a run that went well
+        distributed.shutdown()
 
 
 def _worker_argv(args: argparse.Namespace) -> list[str]:

@@ -99,6 +99,12 @@ def init(device_name: str = "auto", timeout_s: float = 600) -> Ranks:
     return Ranks(dist.get_rank(), dist.get_world_size(), local, device)
 
 
+def shutdown() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _store(world: int, timeout_s: float) -> dist.Store | None:
     """torchrun's key-value store, its keys prefixed by the restart count. After an
     elastic restart the agent's store still holds the first attempt's keys (barrier
