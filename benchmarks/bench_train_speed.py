@@ -20,6 +20,8 @@ price of starting every piece on a fresh state). Peak RSS is the process's maxim
     python benchmarks/bench_train_speed.py --data /tmp/ds1 [--reps 5] [--steps 40]
     python benchmarks/bench_train_speed.py --preset pianoroll-lstm --data data/piano-midi
     python benchmarks/bench_train_speed.py --preset notes --data data/piano-notes --threads 1
+    python benchmarks/bench_train_speed.py --preset notes-tutorial --data data/piano-notes \
+        --threads 1 --bare-data real    # the bare loop reads batches as the loop does
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def bare_rate(preset: str, size: int, steps: int, threads: int, seed: int) -> fl
     config = load_preset(preset)
     m, t = config.model.options, config.train
     if config.model.name == "note-rnn":
-        return bare_notes_rate(config, steps)
+        return bare_notes_rate(config, steps, BARE_DATA.get("dataset"))
     frames = config.model.name == "frame-rnn"
     width = size if frames else m["embedding"]
     embed = nn.Identity() if frames else nn.Embedding(size, width)
@@ -104,8 +106,12 @@ def bare_rate(preset: str, size: int, steps: int, threads: int, seed: int) -> fl
     return t.batch_size * t.seq_len / statistics.median(times[2:])
 
 
-def bare_notes_rate(config, steps: int) -> float:
-    """Median positions/s of a plain six-head LSTM loop at the preset's shapes."""
+BARE_DATA: dict = {}  # --bare-data real: the dataset whose windows the bare loop reads
+
+
+def bare_notes_rate(config, steps: int, dataset=None) -> float:
+    """Median positions/s of a plain six-head LSTM loop at the preset's shapes, on one
+    random batch, or (``dataset``) on the dataset's own windows, read each step."""
     from cadenza.models.note_rnn import REGRESSED, feature_classes
 
     m, t = config.model.options, config.train
@@ -122,9 +128,18 @@ def bare_notes_rate(config, steps: int) -> float:
     shape = (t.batch_size, t.seq_len + 1)
     data = torch.stack([torch.randint(0, n, shape) for n in classes], -1)
     scale = 1.0 / torch.tensor(classes, dtype=torch.float)
+    windows = None
+    if dataset is not None:
+        from cadenza.data.windows import make_windows
+
+        windows = make_windows(dataset, "train", t.batch_size, t.seq_len, 0, t.tbptt,
+                               t.start_fraction)
     state, times = None, []
-    for _ in range(steps):
+    for step in range(steps):
         start = time.perf_counter()
+        if windows is not None:
+            batch = windows.batch(0, step % windows.windows_per_epoch)
+            data = torch.cat([batch.inputs[:, :1], batch.targets], 1).long()
         x = data[:, :-1]
         x = (torch.cat([e(x[..., i]) for i, e in enumerate(embeds)], -1) if embedded
              else x.float() * scale)
@@ -163,8 +178,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps a repetition")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--bare-data", choices=("random", "real"), default="random",
+                        help="note presets: the bare loop trains on one random batch, or "
+                             "reads the dataset's own windows every step (real)")
     args = parser.parse_args()
     dataset = PreparedDataset(args.data)
+    if args.bare_data == "real":
+        BARE_DATA["dataset"] = dataset
     size = len(dataset.vocab) if dataset.main.kind == "tokens" else dataset.main.shape[0]
     bare, ours, shares, rss = [], [], [], {}
     for rep in range(args.reps):

@@ -308,3 +308,9 @@ def test_evaluate_reports_each_head(notes_run, notes_data, capsys) -> None:
                  "--split", "validation"]) == 0
     out = capsys.readouterr().out
     assert "nats/note" in out and all(f"  {f}" in out for f in FEATURES)
+
+
+def test_report_refuses_a_note_run_in_one_line(notes_run, tmp_path, capsys) -> None:
+    assert main(["report", str(notes_run), "--n", "2", "--out", str(tmp_path / "r")]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("cadenza: error:") and "cadenza evaluate" in err

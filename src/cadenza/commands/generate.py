@@ -31,7 +31,8 @@ def register(commands) -> None:
     length.add_argument("--frames", type=COUNT,
                         help="keep the primer's first N 16th-note frames")
     length.add_argument("--bars", type=COUNT, help="keep the primer's first N bars")
-    length.add_argument("--notes", type=COUNT, help="keep the primer up to its N-th note")
+    length.add_argument("--notes", type=COUNT, help="keep the primer up to its N-th note "
+                        "(note-feature runs: its first N notes, default 25)")
     cont.add_argument("--length", type=COUNT, default=None, metavar="BARS",
                       help="bars to add (piano-roll and miditok runs; default 4; chorales "
                            "end at a close of their own); notes to add (note-feature runs; "

@@ -38,6 +38,7 @@ def run_report(args: argparse.Namespace) -> int:
     from cadenza.io.atomic import folder_lock
 
     run = args.run or default_run()
+    _refuse_note_runs(run)
     sampling = sampling_settings(args, run)
     with folder_lock(args.out):  # two reports into one folder take turns
         numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
@@ -77,3 +78,15 @@ def run_compare(args: argparse.Namespace) -> int:
               f"{test['bits']:6.3f} {test['perplexity']:6.3f} {test['accuracy']:6.3f} "
               f"{overlap:>8}")
     return 0
+
+
+def _refuse_note_runs(run: Path) -> None:
+    """The report samples tokens; a note-feature run says where its measures are."""
+    from cadenza.errors import CadenzaError
+    from cadenza.safety import read_json
+
+    codec = Path(run) / "codec.json"
+    if codec.is_file() and read_json(codec).get("name") == "notes":
+        raise CadenzaError(f"{run}: report is for token runs; a note-feature run is measured "
+                           "by `cadenza evaluate RUN --data DATA` and "
+                           "benchmarks/bench_notes.py")

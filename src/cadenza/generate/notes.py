@@ -39,7 +39,6 @@ from cadenza.codecs.notes import (
     POLYPHONY,
     STEP,
     VELOCITY,
-    polyphony_codes,
 )
 from cadenza.errors import ConfigError
 from cadenza.generate.processors import Scale
@@ -205,7 +204,6 @@ def _one(model: Any, codec: Any, notes: int, settings: NoteSampling, seed_codes:
         row.add(code)
     row.close_group()
     out = np.stack(row.codes) if row.codes else np.zeros((0, len(FEATURES)), np.int64)
-    out[:, POLYPHONY] = polyphony_codes(out[:, STEP])  # already so; the codec's own rule
     return out.astype(np.uint16)
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import ModelConfigError, SequenceModel
+from .frame_rnn import FrameRNN
 from .heads import Heads
 from .registry import register_model
 
@@ -107,17 +108,7 @@ class NoteRNN(SequenceModel):
         out, (h, c) = self.rnn(self.features(codes), state)
         return self.head(self.dropout(out)), (h, c)
 
-    def init_state(self, batch_size: int, device: torch.device | str | None = None
-                   ) -> NoteState:
-        weight = self.head.weight
-        h = torch.zeros(self.config.layers, batch_size, self.config.hidden,
-                        device=device or weight.device, dtype=weight.dtype)
-        return h, torch.zeros_like(h)
-
-    def select_state(self, state: NoteState, index: Tensor) -> NoteState:
-        return tuple(s.index_select(1, index.to(s.device)) for s in state)
-
-    def step(self, codes: Tensor, state: NoteState) -> tuple[Tensor, NoteState]:
-        """One note: codes [B, 6] -> (the next note's heads [B, sum], state)."""
-        out, state = self.forward(codes[:, None], state)
-        return out[:, 0], state
+    # the recurrent state is the frame LSTM's, (h, c): the same code keeps it
+    init_state = FrameRNN.init_state
+    select_state = FrameRNN.select_state
+    step = FrameRNN.step  # one note: codes [B, 6] -> (the next note's heads [B, sum], state)

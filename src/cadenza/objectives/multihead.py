@@ -126,9 +126,13 @@ class MultiHead(Objective):
         out, state = model(batch.inputs, state)  # [B, T, sum(sizes)]
         mask = batch.valid
         count = int(mask.sum())
-        heads = split_heads(out[mask], sizes)
+        if count == mask.numel():  # every note scored: a view, not a masked copy
+            out, targets = out.flatten(0, 1), batch.targets.flatten(0, 1)
+        else:
+            out, targets = out[mask], batch.targets[mask]
+        heads = split_heads(out, sizes)
         losses = [h.sum() / max(count, 1)
-                  for h in self.head_losses(heads, batch.targets[mask].long(), sizes)]
+                  for h in self.head_losses(heads, targets.long(), sizes)]
         total = sum(w * h for w, h in zip(self.weights, losses))
         return StepLoss(total, count, state,
                         metrics={n: h.detach() for n, h in zip(FEATURES, losses)})
