@@ -49,7 +49,8 @@ def prepare_file(task: Task, settings: dict[str, Any]) -> list[Piece | Skip]:
     """Every piece of one file, or the reason it was skipped."""
     codec, config = _build(settings)
     try:
-        scores = read(task.path, data=task.data, drums=config.drums)
+        # drum tracks only for a codec that holds them (their pitches name instruments)
+        scores = read(task.path, data=task.data, drums=getattr(codec, "keeps_drums", False))
     except CadenzaError as err:
         return [Skip(task.path, _reason(err, task.path))]
     except Exception as err:  # a reader bug must not abort a whole corpus
