@@ -25,10 +25,10 @@ def is_event_tokens(run: Any) -> bool:
 
 def generate_tokens(args: argparse.Namespace, run: Any, formats: tuple[str, ...]) -> int:
     """``--n`` pieces of ``--length`` bars (default 8) from ``BOS``."""
-    from cadenza.commands.generate import _write, sampling_settings
+    from cadenza.commands.generate import _scale, _write, sampling_settings
     from cadenza.generate.event_tokens import generate_events
 
-    processors = sampling_settings(args, run.path).processors(run.vocab)
+    processors = sampling_settings(args, run.path).processors(run.vocab) + _scale(args, run)
     scores = generate_events(run, args.n, processors, args.length or DEFAULT_BARS,
                              max_tokens=args.max_tokens, seed=args.seed)
     _write(scores, args, formats, f"miditok-{run.codec.tokenization.lower()}")
@@ -40,7 +40,7 @@ def continue_tokens(args: argparse.Namespace, run: Any, path: Path,
     """Continue the opening of ``path`` (``--bars`` or ``--notes``; default all of it)
     by ``--length`` bars (default 4). The primer goes through the run's own
     preparation (its data.json), and its tokens open every continuation unchanged."""
-    from cadenza.commands.generate import _write, sampling_settings
+    from cadenza.commands.generate import _scale, _write, sampling_settings
     from cadenza.generate.event_tokens import event_primer, generate_events, prompt_budget
 
     if args.frames is not None:
@@ -50,7 +50,7 @@ def continue_tokens(args: argparse.Namespace, run: Any, path: Path,
                           prompt_budget(run, args.max_tokens), str(path))
     print(f"primer {path}: kept {primer.notes} notes ({len(primer.ids)} tokens)"
           + (f", transposed by {shift:+d} and back" if shift else ""))
-    processors = sampling_settings(args, run.path).processors(run.vocab)
+    processors = sampling_settings(args, run.path).processors(run.vocab) + _scale(args, run)
     scores = generate_events(run, args.n, processors, args.length or DEFAULT_MORE_BARS,
                              prompt=primer.ids, max_tokens=args.max_tokens, seed=args.seed)
     if shift:

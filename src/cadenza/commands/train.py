@@ -104,4 +104,8 @@ EVALUATE_LINES = (
     ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),
+    # note-feature runs: the sum of the six heads' NLL, then each head
+    ("nll", "nats/note"), *((f, f"  {f}") for f in ("pitch", "step", "duration", "interval",
+                                                    "velocity", "polyphony")),
+    ("pitch_accuracy", "pitch accuracy"),
 )

@@ -33,8 +33,9 @@ class SourceFile:
     split: str | None = None
 
 
-def list_sources(corpus: str) -> list[SourceFile]:
-    """The files of an embedded corpus (by name) or of a folder (searched recursively)."""
+def list_sources(corpus: str, suffixes: tuple[str, ...] | None = None) -> list[SourceFile]:
+    """The files of an embedded corpus (by name) or of a folder (searched recursively);
+    ``suffixes``: the file types to list (default: the music files ``read`` knows)."""
     if corpus == BACH_CHORALES:
         return bach_chorale_files()
     if corpus in FOLK:
@@ -57,7 +58,7 @@ def list_sources(corpus: str) -> list[SourceFile]:
         return [SourceFile(folder.name, str(folder))]
     published = fixed_split(folder) or {}
     return [SourceFile(name, os.path.join(folder, name), published.get(name))
-            for name in _music_files(folder)]
+            for name in _music_files(folder, suffixes or SUFFIXES)]
 
 
 def corpus_name(values: list[str]) -> str:
@@ -86,7 +87,7 @@ def folk_files(name: str) -> list[SourceFile]:
     return [SourceFile(f"{name}/{f.name}", str(f)) for f in files]
 
 
-def _music_files(folder: Path) -> list[str]:
+def _music_files(folder: Path, suffixes: tuple[str, ...] = SUFFIXES) -> list[str]:
     """Relative paths of the music files under ``folder``, sorted.
 
     ``os.walk`` with plain strings rather than ``Path.rglob``: the listing is the only
@@ -97,7 +98,7 @@ def _music_files(folder: Path) -> list[str]:
         dirs.sort()
         rel = os.path.relpath(root, folder)
         for name in names:
-            if os.path.splitext(name)[1].lower() in SUFFIXES:
+            if os.path.splitext(name)[1].lower() in suffixes:
                 found.append(name if rel == "." else os.path.join(rel, name))
     found.sort()
     return found

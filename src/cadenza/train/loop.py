@@ -11,6 +11,7 @@ CSV/TensorBoard logs, hooks.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -65,11 +66,14 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     steps_per_epoch = math.ceil(windows.windows_per_epoch / t.grad_accum)
     optimizer = _optimizer(model, t)
     pos, carry = _prepare_run(config, out, dataset, model, optimizer, resume, init_from, device)
-    log = RunLog(out, pos["step"] if resume else None)
+    extra = tuple(objective.metric_names)
+    log = RunLog(out, pos["step"] if resume else None,
+                 extra=[f"{s}_{n}" for s in ("train", "val") for n in extra])
     bar = tqdm(total=t.epochs * steps_per_epoch, initial=pos["step"], disable=not t.progress,
                unit="step", dynamic_ncols=True)
     started = tick = time.monotonic()
     interval_loss, interval_tokens = 0.0, 0
+    parts: dict[str, Any] = {}  # per-head losses (objective.metric_names) x units
     stop = _stop_reason(pos, t, started)
     model.train()
     while not stop:
@@ -79,7 +83,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
         for _ in range(t.grad_accum):  # consecutive windows (TBPTT) or fresh random ones
             batch = windows.batch(pos["epoch"], pos["window"]).to(device)
             carry, loss, tokens = _forward_backward(objective, model, batch, carry,
-                                                    t.grad_accum, use_amp)
+                                                    t.grad_accum, use_amp, parts)
             interval_loss, interval_tokens = interval_loss + loss * tokens, interval_tokens + tokens
             pos["window"] += 1
             if pos["window"] == windows.windows_per_epoch:
@@ -98,11 +102,14 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
             metrics = {"step": pos["step"], "epoch": pos["epoch"], "lr": lr,
                        "train_loss": interval_loss / max(interval_tokens, 1),
                        "tokens_per_s": interval_tokens / max(now - tick, 1e-9),
-                       "seconds": round(now - started, 3)}
+                       "seconds": round(now - started, 3),
+                       **{f"train_{k}": float(v) / max(interval_tokens, 1)
+                          for k, v in parts.items()}}
             bar.set_postfix(loss=f"{metrics['train_loss']:.3f}",
                             tok_s=f"{metrics['tokens_per_s']:.0f}")
             _report(log, hooks, metrics)
             interval_loss, interval_tokens, tick = 0.0, 0, time.monotonic()
+            parts.clear()
         if pos["epoch"] >= t.epochs or (t.eval_every and pos["step"] % t.eval_every == 0) or (
                 not t.eval_every and epoch_done):
             _validate(objective, model, pos, t, out, log, hooks)
@@ -140,15 +147,20 @@ def objective_for(config: ExperimentConfig, dataset: PreparedDataset) -> Objecti
 
 
 def _forward_backward(objective: Objective, model: SequenceModel, batch: Any, carry: Any,
-                      accum: int, use_amp: bool) -> tuple[Any, float, int]:
+                      accum: int, use_amp: bool,
+                      parts: dict[str, Any] | None = None) -> tuple[Any, float, int]:
     """One window: the objective's loss, backward (scaled for accumulation); returns
-    (state to carry, loss, units it averaged over)."""
+    (state to carry, loss, units it averaged over). The step's metrics, times its units,
+    are added into ``parts`` (tensors: read once per log line, not once per step)."""
     keep = getattr(batch, "keep", None)
     if carry is not None and keep is not None:
         carry = _reset_rows(model, carry, keep)
     with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
         step = objective.loss(model, batch, carry)
     (step.loss / accum).backward()
+    if parts is not None and step.metrics:
+        for key, value in step.metrics.items():
+            parts[key] = parts.get(key, 0.0) + value * step.count
     carry = model.detach_state(step.state) if keep is not None else None
     return carry, step.loss.item(), step.count
 
@@ -180,9 +192,13 @@ def _validate(objective: Objective, model: SequenceModel, pos: dict[str, Any],
         ckpt.save_weights(model, out / ckpt.WEIGHTS["best"], pos["step"])
     else:
         pos["bad"] += 1
+    if "monitors" in result:  # an objective's collapse monitors (elbo), one line each
+        with open(out / "monitors.jsonl", "a") as lines:
+            lines.write(json.dumps({"step": pos["step"], **result["monitors"]}) + "\n")
     accuracy = result.get("accuracy", result.get("frame_accuracy"))
+    heads = {f"val_{k}": result[k] for k in objective.metric_names if k in result}
     _report(log, hooks, {"step": pos["step"], "epoch": pos["epoch"], "val_nats": nats,
-                         "val_accuracy": accuracy, "best": pos["best"]})
+                         "val_accuracy": accuracy, "best": pos["best"], **heads})
 
 
 def _report(log: RunLog, hooks: Sequence[Hook], metrics: dict[str, Any]) -> None:
