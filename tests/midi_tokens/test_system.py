@@ -153,3 +153,16 @@ def test_copy_check_on_notes_flags_a_transposed_copy_of_any_part_layout() -> Non
         assert report.flagged and report.best_shift == -2 and report.ngram_share == 1.0
     fresh = detector.check(read_midi_bytes(random_piece(rng, bars=8)))
     assert not fresh.flagged and fresh.ngram_share < 0.2
+
+
+def test_scale_over_miditok_tokens_bans_only_outside_pitches() -> None:
+    from cadenza.codecs import Vocab
+    from cadenza.generate.processors import Scale
+
+    codec = build_codec("miditok")
+    vocab = Vocab.build(codec, [])
+    scale = Scale.for_vocab("D:minor", vocab, codec)
+    banned = {vocab.tokens[i] for i in torch.nonzero(scale.outside).flatten().tolist()}
+    d_minor = {2, 4, 5, 7, 9, 10, 0}
+    assert banned == {f"Pitch_{p}" for p in range(128) if p % 12 not in d_minor}
+    assert f"PitchDrum_{37}" not in banned and "Bar_None" not in banned  # drums, time stay

@@ -39,7 +39,7 @@ class MidiTokCodec:
     # what a folder of general MIDI is prepared with unless the user says otherwise:
     # every track and meter, no key normalisation, MidiTok's own quantization
     preprocess_defaults: ClassVar[dict[str, Any]] = {
-        "meter": None, "satb": False, "normalize_key": False, "quantize": 0, "drums": True}
+        "meter": None, "satb": False, "normalize_key": False, "quantize": 0}
 
     def __init__(self, tokenization: str = "REMI", steps_per_quarter: int = 8,
                  velocities: int = 32, programs: bool = True, tempos: bool = True,
@@ -57,6 +57,7 @@ class MidiTokCodec:
         self.velocities, self.programs, self.tempos = velocities, programs, tempos
         self.time_signatures, self.sustain_pedal = time_signatures, sustain_pedal
         self.chords, self.rests = chords, rests
+        self.keeps_drums = programs  # drum tracks are read for it (without programs: none)
         self.tokenizer = self._build()
         self._names = [None] * len(self.tokenizer.vocab)
         for token, code in self.tokenizer.vocab.items():

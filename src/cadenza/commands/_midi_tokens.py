@@ -60,8 +60,11 @@ def continue_tokens(args: argparse.Namespace, run: Any, path: Path,
 
 
 def _prepared_primer(run: Any, path: Path) -> tuple[Any, int]:
-    """The primer's first piece prepared as the run's dataset was (its data.json: drums,
-    key normalisation, quantization), with no filter; and the transposition applied."""
+    """The primer's first piece read and prepared as the run's dataset was (drums if
+    its codec keeps them; its data.json's key normalisation and quantization), with no
+    filter; and the transposition applied."""
+    from dataclasses import fields
+
     from cadenza.corpus.preprocess import PreprocessConfig, preprocess
     from cadenza.errors import SkipPiece
     from cadenza.io.read import read
@@ -69,8 +72,10 @@ def _prepared_primer(run: Any, path: Path) -> tuple[Any, int]:
     recipe_path = Path(run.path) / "data.json"
     recipe = json.loads(recipe_path.read_text()) if recipe_path.exists() else {}
     settings = dict(recipe.get("preprocess") or type(run.codec).preprocess_defaults)
+    known = {f.name for f in fields(PreprocessConfig)}
+    settings = {k: v for k, v in settings.items() if k in known}
     config = PreprocessConfig(**{**settings, "meter": None, "satb": False, "augment": []})
-    scores = read(path, drums=config.drums)
+    scores = read(path, drums=getattr(run.codec, "keeps_drums", False))
     if not scores or not len(scores[0].notes):
         raise CadenzaError(f"{path}: no notes to continue")
     try:

@@ -45,7 +45,6 @@ class PreprocessConfig:
     normalize_key: bool = True  # transpose to C major / A minor by key analysis
     quantize: int = 4  # grid steps per quarter note (4 = 16ths); 0 leaves times as read
     augment: list[int] = field(default_factory=list)  # semitone shifts, training split only
-    drums: bool = False  # keep MIDI drum tracks (for codecs that hold them: miditok)
 
 
 def _profiles() -> np.ndarray:

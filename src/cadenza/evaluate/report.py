@@ -41,7 +41,7 @@ EVENT_BARS = 8  # the length of a generated piece of event tokens (no END of its
 def generate_scores(run: Any, n: int, sampling: SamplingSettings, seed: int) -> list[Score]:
     from cadenza.generate import sample
 
-    if hasattr(run.codec, "count_notes"):  # event tokens: pieces of EVENT_BARS bars
+    if run.codec.name == "miditok":  # event tokens: pieces of EVENT_BARS bars
         from cadenza.generate.event_tokens import generate_events
 
         return generate_events(run, n, sampling.processors(run.vocab), EVENT_BARS, seed=seed)
