@@ -65,6 +65,8 @@ def main() -> None:
     header = ["measure", "target", *(Path(p).name for p in results)]
     rows = [[name, goal, *(f"{r[name]:.3f}" if isinstance(r[name], float) else str(r[name])
                            for r in results.values())] for name, goal in TARGETS.items()]
+    rows.append(["note F1 (pitch, onset)", "", *(f"{r['onset_f1']:.3f}"
+                                                  for r in results.values())])
     rows.append(["threshold of samples", "", *(f"{r['threshold']:g}" for r in results.values())])
     rows.append(["held-out segments", "", *(str(r["segments"]) for r in results.values())])
     print_grid(header, rows)

@@ -159,6 +159,7 @@ def test_overlap_and_monotonic_paths() -> None:
     path[1, 0, 0] = path[2, 0, :2] = path[3, 0, :3] = True
     assert latent.monotonic_fraction(path) == 1.0
     assert latent.monotonic_fraction(path[[0, 2, 1, 3]]) == pytest.approx(2 / 3)
+    assert latent.monotonic_fraction(np.repeat(path[:1], 4, 0)) == 0.0  # it never moves
 
 
 def test_roll_features_of_a_known_roll() -> None:
@@ -170,3 +171,13 @@ def test_roll_features_of_a_known_roll() -> None:
     assert found["pitch_class_entropy"][0] == pytest.approx(1.0)
     assert found["note_density"][0] == pytest.approx(2 / 8)
     assert found["empty_beat_rate"][0] == pytest.approx(3 / 4)
+
+
+def test_onset_f1_counts_notes_not_cells() -> None:
+    truth = np.zeros((1, 4, 3), bool)
+    truth[0, :, 0] = True  # one long note
+    guess = truth.copy()
+    guess[0, 2, 0] = False  # split in two: one extra onset, three of four cells right
+    assert latent.onset_f1(truth, truth) == 1.0
+    assert latent.note_f1(guess, truth) == pytest.approx(6 / 7)
+    assert latent.onset_f1(guess, truth) == pytest.approx(2 / 3)

@@ -51,7 +51,7 @@ class MelCodec:
 
     def __init__(self, sample_rate: int = 16000, n_fft: int = 1024, hop: int = 256,
                  n_mels: int = 64, fmin: float = 30.0, fmax: float = 8000.0,
-                 segment: int = 64, programs: list[int] | tuple[int, ...] = PROGRAMS,
+                 segment: int = 32, programs: list[int] | tuple[int, ...] = PROGRAMS,
                  max_seconds: float = 20.0) -> None:
         if not (8000 <= sample_rate <= 48000 and 256 <= n_fft <= 8192
                 and 32 <= hop <= n_fft and 8 <= n_mels <= 256 and segment >= 4):

@@ -167,4 +167,6 @@ EVALUATE_LINES = (
     ("nll", "nats/note"), *((f, f"  {f}") for f in ("pitch", "step", "duration", "interval",
                                                     "velocity", "polyphony")),
     ("pitch_accuracy", "pitch accuracy"),
+    ("negative_elbo", "negative ELBO"), ("kl", "KL nats"), ("active_units", "active units"),
+    ("f1", "note F1"), ("shuffle_drop", "z-shuffle drop"), ("l1_db", "log-mel L1 dB"),
 )

@@ -6,7 +6,8 @@ Pure functions over tensors and arrays (BENCHMARKS.md §6):
 - :func:`active_units`: dimensions whose posterior mean varies over the data,
   Cov_x(E[z|x]) > 0.01 (Burda et al., 2016);
 - :func:`shuffled`: the z-shuffle test's partner order (every example gets another's z);
-- :func:`note_f1`: note-cell F1 of a binary reconstruction against the truth;
+- :func:`note_f1`: note-cell F1 of a binary reconstruction against the truth, and
+  :func:`onset_f1` over notes (pitch and onset);
 - :func:`roll_features`, :func:`overlapping_area`: five per-segment features of rolls
   and the overlap of their distributions (Yang and Lerch, 2020: the area shared by two
   kernel density estimates; exact for a feature of a few values), for prior samples
@@ -54,6 +55,17 @@ def note_f1(guess: np.ndarray | Tensor, truth: np.ndarray | Tensor) -> float:
     tp = int((g & t).sum())
     fp, fn = int((g & ~t).sum()), int((~g & t).sum())
     return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+
+
+def onset_f1(guess: np.ndarray, truth: np.ndarray) -> float:
+    """F1 of notes as (segment, pitch, onset step) of binary rolls ``[N, T, P]``: a note
+    starts where a pitch sounds and did not sound the step before (or at step 0)."""
+    def onsets(rolls: np.ndarray) -> np.ndarray:
+        rolls = np.asarray(rolls, dtype=bool)
+        before = np.concatenate([np.zeros_like(rolls[:, :1]), rolls[:, :-1]], 1)
+        return rolls & ~before
+
+    return note_f1(onsets(guess), onsets(truth))
 
 
 def roll_features(rolls: np.ndarray, steps_per_beat: int = 2) -> dict[str, np.ndarray]:
@@ -122,10 +134,13 @@ def feature_overlap(samples: np.ndarray, reference: np.ndarray,
 
 def monotonic_fraction(path: np.ndarray) -> float:
     """Share of an interpolation's steps ``path`` [S, ...] (binary) whose Hamming
-    distance from ``path[0]`` is at least the previous step's."""
+    distance from ``path[0]`` is at least the previous step's; 0 for a path that never
+    leaves its first end (a collapsed decoder's, whose steps are all the same)."""
     flat = np.asarray(path, dtype=bool).reshape(len(path), -1)
     distance = (flat != flat[0]).sum(1)
-    return float((np.diff(distance) >= 0).mean()) if len(path) > 1 else 1.0
+    if len(path) < 2 or distance[-1] == 0:
+        return 0.0
+    return float((np.diff(distance) >= 0).mean())
 
 
 def slerp(a: Tensor, b: Tensor, steps: int) -> Tensor:

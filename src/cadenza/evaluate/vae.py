@@ -1,6 +1,7 @@
 """Issue 15's measures of a trained VAE on held-out segments (BENCHMARKS.md §6).
 
-Piano rolls: note F1 of reconstructions (z = the posterior mean, notes where p > 0.5),
+Piano rolls: note F1 of reconstructions (z = the posterior mean, notes where p > 0.5;
+over sounding cells, and over notes as pitch and onset),
 active units, KL in nats per segment, the F1 drop under the z-shuffle test, the mean
 overlapping area of five features of prior samples against the held-out segments, and
 the share of interpolation steps moving monotonically away from the first end.
@@ -39,7 +40,8 @@ def roll_measures(model: Any, segments: np.ndarray, threshold: float = 0.5,
     truth = segments > 0.5
     mu, logvar = posterior(model, segments)
     per_dim = latent.kl_per_dim(mu, logvar)
-    f1 = latent.note_f1(decoded(model, mu) > 0.5, truth)
+    rebuilt = decoded(model, mu) > 0.5
+    f1, onsets = latent.note_f1(rebuilt, truth), latent.onset_f1(rebuilt, truth)
     shuffled = latent.note_f1(decoded(model, mu[latent.shuffled(len(mu), seed)]) > 0.5, truth)
     drawn = notes(sample(model, len(segments), seed), threshold)
     overlap = latent.feature_overlap(drawn, truth, steps_per_beat)
@@ -47,7 +49,8 @@ def roll_measures(model: Any, segments: np.ndarray, threshold: float = 0.5,
     monotonic = [latent.monotonic_fraction(notes(interpolate(model, segments[i],
                                                              segments[j], steps)))
                  for i, j in rng.choice(len(segments), (pairs, 2))]
-    return {"segments": len(segments), "f1": f1, "active_units": latent.active_units(mu),
+    return {"segments": len(segments), "f1": f1, "onset_f1": onsets,
+            "active_units": latent.active_units(mu),
             "kl_nats": float(per_dim.sum()), "shuffle_drop": f1 - shuffled,
             "f1_shuffled": shuffled, "prior_overlap": overlap["mean"],
             "overlap": overlap, "interpolation_monotonic": float(np.mean(monotonic)),

@@ -141,7 +141,7 @@ class ELBO(Objective):
         steps = self.steps or model.steps
         x = torch.from_numpy(heldout_segments(self.dataset, split, steps, self.eval_segments))
         if len(x) < 2:
-            return {"loss": float("nan"), "unit": self.unit, "count": 0}
+            return {"loss": float("nan"), "unit": self.unit, "count": 0, "pieces": 0}
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
@@ -158,7 +158,9 @@ class ELBO(Objective):
         finally:
             model.train(was_training)
         loss = float((recon + self.beta * kl).mean())
-        return {"loss": loss, "unit": self.unit, "count": len(x), "recon": float(recon.mean()),
+        return {"loss": loss, "negative_elbo": loss, "unit": self.unit, "count": len(x),
+                "recon": float(recon.mean()),
+                "pieces": len(self.dataset.indices(split, augmented=False)),
                 "kl": float(kl.mean()), "monitors": monitors, **{
                     k: v for k, v in monitors.items() if k != "kl_per_dim"}}
 
