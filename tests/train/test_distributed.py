@@ -88,6 +88,20 @@ def test_two_ranks_checkpoint_once_resume_and_match_one_process(tiny_data, tmp_p
     assert next(loaded.model.parameters()).device.type == "cpu"
 
 
+def test_resume_with_dropout_is_exact_on_two_ranks(tiny_data, tmp_path) -> None:
+    # each rank draws its dropout masks from (seed, rank, step): nothing to save
+    drop = ["model.layers=2", "model.dropout=0.3", "model.hidden=8", "train.batch_size=4",
+            "train.eval_every=2", "train.grad_accum=2"]
+    run_ranks("train", "--preset", "tiny", "--data", tiny_data, "--out", tmp_path / "full",
+              *sets([*drop, "train.max_steps=4"]))
+    run_ranks("train", "--preset", "tiny", "--data", tiny_data, "--out", tmp_path / "cut",
+              *sets([*drop, "train.max_steps=2"]))
+    run_ranks("train", "--out", tmp_path / "cut", "--resume", *sets(["train.max_steps=4"]))
+    full, cut = (load_file(last_weights(tmp_path / r)) for r in ("full", "cut"))
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+    assert val_losses(tmp_path / "full") == val_losses(tmp_path / "cut")
+
+
 def test_random_windows_through_cadenza_nproc(tiny_data, tmp_path) -> None:
     overrides = [*TBPTT, "train.tbptt=false", "train.max_steps=4"]
     run_ranks("train", "--preset", "tiny", "--data", tiny_data, "--out", tmp_path / "ddp",

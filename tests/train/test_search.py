@@ -146,3 +146,14 @@ def test_a_bad_space_is_one_clear_error(tiny_data, tmp_path) -> None:
     bad.write_text('[params]\n"train.lr" = { low = 2, high = 1 }\n')
     with pytest.raises(ConfigError, match="low <= high"):
         load_space(bad)
+
+
+def test_an_sqlite_study_beats_through_optuna(tiny_data, space, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    search(settings(tiny_data, space, tmp_path / "s", trials=1, storage=url))
+    storage = open_storage(url, Liveness())
+    assert storage.get_heartbeat_interval() == 10  # Optuna beats, not cadenza
+    assert [t.state for t in optuna.load_study(study_name="cadenza", storage=storage).trials
+            ] == [TrialState.COMPLETE]
+    with pytest.raises(ConfigError, match="journal file path or a sqlite"):
+        open_storage("ftp://host/x", Liveness())

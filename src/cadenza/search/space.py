@@ -12,14 +12,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from cadenza.errors import ConfigError
-from cadenza.safety import read_text
 
 
 @dataclass
@@ -71,22 +69,10 @@ def space_names() -> list[str]:
 def load_space(name_or_path: str | Path) -> Space:
     """A shipped space by name (``chorale-lm``) or a TOML file; a bad one is a
     ConfigError naming it."""
-    text_path = str(name_or_path)
-    if text_path.endswith(".toml") or "/" in text_path:
-        if not Path(text_path).is_file():
-            raise ConfigError(f"search space {text_path} not found")
-        text = read_text(Path(text_path))
-    else:
-        resource = resources.files("cadenza").joinpath("search", "spaces", f"{text_path}.toml")
-        if not resource.is_file():
-            raise ConfigError(f"unknown search space {text_path!r}; choose from: "
-                              f"{', '.join(space_names())} or give a .toml file")
-        text = resource.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"search space {text_path}: {err}") from None
-    return _parse(data, f"search space {text_path}")
+    from cadenza.train.config import load_toml
+
+    data = load_toml(name_or_path, ("search", "spaces"), "search space", space_names)
+    return _parse(data, f"search space {name_or_path}")
 
 
 def _parse(data: dict[str, Any], where: str) -> Space:

@@ -51,10 +51,11 @@ def open_storage(url: str | None, live: Liveness) -> Any:
         if scheme not in RDB_SCHEMES:
             raise ConfigError(f"--storage {url}: expected a journal file path or a "
                               f"{'/'.join(RDB_SCHEMES)} URL")
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=max(int(live.interval), 1),
-            grace_period=max(int(live.grace), 1),
-            heartbeat_stale_trial_callback=retry)
+        with warnings.catch_warnings():  # Optuna marks the heartbeat experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=max(int(live.interval), 1),
+                grace_period=max(int(live.grace), 1), heartbeat_stale_trial_callback=retry)
     path = Path(url)
     if path.is_dir() or not path.parent.is_dir():
         raise ConfigError(f"--storage {url}: not a file in an existing folder")

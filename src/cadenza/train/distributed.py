@@ -252,10 +252,12 @@ def reduce_result(result: dict[str, Any], ranks: Ranks,
     return merged
 
 
-def agree(reason: str, ranks: Ranks, reasons: Sequence[str] = STOP_REASONS) -> str:
-    """Rank 0's stop reason on every rank (a time budget ends on different steps); a
-    tensor is broadcast, never a pickled object."""
-    if not ranks.active:
+def agree(reason: str, ranks: Ranks, timed: bool = True,
+          reasons: Sequence[str] = STOP_REASONS) -> str:
+    """Rank 0's stop reason on every rank, where a time budget (``timed``) could end
+    the ranks on different steps (the other reasons agree by themselves); a tensor is
+    broadcast, never a pickled object."""
+    if not ranks.active or not timed:
         return reason
     code = torch.tensor([reasons.index(reason)], device=_wire(ranks))
     dist.broadcast(code, src=0)

@@ -83,7 +83,8 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     started = tick = time.monotonic()
     interval_loss, interval_tokens = 0.0, 0
     parts: dict[str, Any] = {}  # per-head losses (objective.metric_names) x units, rank 0's
-    stop = ddp.agree(_stop_reason(pos, t, started), ranks)
+    timed = t.max_minutes is not None
+    stop = ddp.agree(_stop_reason(pos, t, started), ranks, timed)
     probe = ranks.active and ddp.leaves_unused(model, objective.loss(
         model, windows.batch(pos["epoch"], pos["window"]).to(device)).loss)
     net = ddp.wrap(model, ranks, find_unused=probe)  # the model itself in one process
@@ -131,7 +132,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
                 not t.eval_every and epoch_done):
             _validate(objective, model, pos, t, out, log, hooks, ranks)
             _save_state(out, model, optimizer, pos, carry, dims, ranks)
-        stop = ddp.agree(_stop_reason(pos, t, started), ranks)
+        stop = ddp.agree(_stop_reason(pos, t, started), ranks, timed)
     bar.close()
     if pos["last_eval_step"] != pos["step"]:  # interrupted between evaluations
         _save_state(out, model, optimizer, pos, carry, dims, ranks)
