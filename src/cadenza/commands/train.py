@@ -24,6 +24,14 @@ def register(commands) -> None:
     train.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                        help="start from another run's best weights (fine-tuning)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    from cadenza.validate import int_option
+
+    train.add_argument("--nproc", type=int_option(1, 1024), default=1, metavar="N",
+                       help="train in N processes on this machine with DDP (launches torchrun; "
+                            "train.batch_size is then the global batch)")
+    train.add_argument("--max-restarts", type=int_option(0, 1000), default=0, metavar="K",
+                       help="with --nproc: restart the workers up to K times after a failure, "
+                            "resuming from the last checkpoint")
 
     evaluate = add_command(commands, "evaluate",
                            "held-out likelihood of a trained run (nats, bits, perplexity)",
@@ -41,18 +49,40 @@ def register(commands) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from cadenza.io.atomic import folder_lock, make_folder
+    from cadenza.train import distributed
 
-    make_folder(args.out)
-    # one process per run folder: a second train (or resume) of it refuses at once
-    with folder_lock(args.out, wait=False, what="train"):
-        return _run_train(args)
+    if args.nproc > 1:
+        _check_before_launch(args)  # a bad option: one line here, not one per worker
+        return distributed.launch(_worker_argv(args), args.nproc, args.max_restarts)
+    try:
+        if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
+            return _run_train(args)
+        make_folder(args.out)
+        # one run per run folder: a second train (or resume) of it refuses at once
+        with folder_lock(args.out, wait=False, what="train"):
+            return _run_train(args)
+    finally:
+        # a gloo group left to the interpreter's exit can abort the worker ("terminate
+        # called without an active exception") after a run that went well
+        distributed.shutdown()
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def _worker_argv(args: argparse.Namespace) -> list[str]:
+    """The ``cadenza train`` arguments each torchrun worker gets (no --nproc)."""
+    argv = ["train", "--out", str(args.out)]
+    for flag, value in (("--preset", args.preset), ("--data", args.data),
+                        ("--init-from", args.init_from)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for item in args.overrides:
+        argv += ["--set", item]
+    return argv + [f for f, on in (("--resume", args.resume), ("--quiet", args.quiet)) if on]
+
+
+def _config(args: argparse.Namespace):
     from cadenza.errors import ConfigError
     from cadenza.train.checkpoint import read_config
     from cadenza.train.config import apply_overrides, load_preset
-    from cadenza.train.loop import train
 
     if args.resume and args.preset is None:
         config = read_config(args.out)
@@ -64,7 +94,36 @@ def _run_train(args: argparse.Namespace) -> int:
     config = apply_overrides(config, overrides)
     if not config.data:
         raise ConfigError("no dataset: give --data DIR (a folder made by `cadenza prepare`)")
+    return config
+
+
+def _check_before_launch(args: argparse.Namespace) -> None:
+    """What would stop every worker at once, checked once: the config, the dataset,
+    the global batch, the run folder."""
+    from cadenza.data.dataset import PreparedDataset
+    from cadenza.errors import ConfigError
+
+    config = _config(args)
+    PreparedDataset(config.data)
+    if config.train.batch_size % args.nproc:
+        raise ConfigError(f"train.batch_size={config.train.batch_size} is the global batch; "
+                          f"it must be a multiple of --nproc {args.nproc}")
+    if not args.resume and (args.out / "config.json").exists():
+        raise ConfigError(f"{args.out} already holds a run; resume it (--resume) or choose "
+                          "another --out")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from cadenza.train import distributed
+    from cadenza.train.checkpoint import MANIFEST
+    from cadenza.train.loop import train
+
+    if distributed.restart_count() and (args.out / MANIFEST).is_file():
+        args.resume = True  # an elastic restart goes on from the last checkpoint
+    config = _config(args)
     result = train(config, args.out, resume=args.resume, init_from=args.init_from)
+    if distributed.env_rank() != 0:
+        return 0
     best = result["best_loss"]
     best_text = (f"best validation {best:.4f} {result['unit']} at step {result['best_step']}"
                  if best is not None else "no validation yet")
@@ -100,9 +159,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 EVALUATE_LINES = (
     ("nats_per_frame", "nats/frame"), ("nats_per_cell", "nats/cell"),
+    ("nats_per_note", "nats/note"),
     ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),
+    # note-feature runs: the sum of the six heads' NLL, then each head
+    ("nll", "nats/note"), *((f, f"  {f}") for f in ("pitch", "step", "duration", "interval",
+                                                    "velocity", "polyphony")),
+    ("pitch_accuracy", "pitch accuracy"),
     ("negative_elbo", "negative ELBO"), ("kl", "KL nats"), ("active_units", "active units"),
     ("f1", "note F1"), ("shuffle_drop", "z-shuffle drop"), ("l1_db", "log-mel L1 dB"),
 )

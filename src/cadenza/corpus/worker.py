@@ -53,7 +53,8 @@ def prepare_file(task: Task, settings: dict[str, Any]) -> list[Piece | Skip]:
     if os.path.splitext(task.path)[1].lower() in AUDIO_SUFFIXES:
         return [_audio_piece(task, codec)]
     try:
-        scores = read(task.path, data=task.data)
+        # drum tracks only for a codec that holds them (their pitches name instruments)
+        scores = read(task.path, data=task.data, drums=getattr(codec, "keeps_drums", False))
     except CadenzaError as err:
         return [Skip(task.path, _reason(err, task.path))]
     except Exception as err:  # a reader bug must not abort a whole corpus

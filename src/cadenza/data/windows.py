@@ -65,9 +65,11 @@ class Batch:
 
 
 class _Windows:
-    """Shared set-up: the pieces of a split and their lengths."""
+    """Shared set-up: the pieces of a split and their lengths. ``batch(epoch, index,
+    rows)`` builds only the given rows of the batch (a training process's share)."""
 
     carries_state = False
+    builds_rows = True
 
     def __init__(self, dataset: PreparedDataset, split: str, batch_size: int, seq_len: int,
                  seed: int, augmented: bool = True) -> None:
@@ -81,27 +83,30 @@ class _Windows:
         self.step_shape = tuple(dataset.main.shape)
         self.windows_per_epoch = 0
 
-    def _sequence(self, piece: int) -> np.ndarray:
-        """The piece as the model reads it: token ids from START, or frames after a
-        silent one."""
+    def _sequence(self, piece: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Steps ``start:stop`` of the piece as the model reads it: token ids from START,
+        or frames after a silent one. Only those steps are read and converted (a whole
+        piece per window cost more than the model step for small note models)."""
         steps = self.dataset.tokens(piece)
         if not self.frames:
-            return np.asarray(steps, dtype=np.int64)
-        return np.concatenate([np.zeros((1, *self.step_shape), np.float32),
-                               np.asarray(steps, dtype=np.float32)])
+            return np.asarray(steps[start:stop], dtype=np.int64)
+        body = np.asarray(steps[max(start - 1, 0):None if stop is None else max(stop - 1, 0)],
+                          dtype=np.float32)
+        if start > 0:
+            return body
+        return np.concatenate([np.zeros((1, *self.step_shape), np.float32), body])
 
-    def _empty(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        shape = (self.batch_size, self.seq_len, *self.step_shape)
+    def _empty(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        shape = (rows, self.seq_len, *self.step_shape)
         dtype = np.float32 if self.frames else np.int64
         return np.zeros(shape, dtype), np.zeros(shape, dtype), np.zeros(shape[:2], bool)
 
     def _window(self, piece: int, start: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Inputs and targets [seq_len, ...] from ``start`` of ``piece``, zero-padded,
         and the number of real targets."""
-        seq = self._sequence(piece)
-        x = np.zeros((self.seq_len, *seq.shape[1:]), dtype=seq.dtype)
+        chunk = self._sequence(piece, start, start + self.seq_len + 1)
+        x = np.zeros((self.seq_len, *chunk.shape[1:]), dtype=chunk.dtype)
         y = np.zeros_like(x)
-        chunk = seq[start:start + self.seq_len + 1]
         n = max(len(chunk) - 1, 0)
         x[:n], y[:n] = chunk[:-1], chunk[1:]
         return x, y, n
@@ -148,10 +153,12 @@ class TBPTTStreams(_Windows):
         self._plan_epoch, self._plan_cache = epoch, plan
         return plan
 
-    def batch(self, epoch: int, index: int) -> Batch:
-        """Window ``index`` of ``epoch`` for every row."""
+    def batch(self, epoch: int, index: int, rows: list[int] | None = None) -> Batch:
+        """Window ``index`` of ``epoch`` for every row (or for ``rows``)."""
         plan = self._plan(epoch)[:, index]  # [B, 2]
-        x, y, valid = self._empty()
+        if rows is not None:
+            plan = plan[rows]
+        x, y, valid = self._empty(len(plan))
         for r, (k, chunk) in enumerate(plan):
             if k >= 0:
                 x[r], y[r], n = self._window(self.pieces[k], int(chunk) * self.seq_len)
@@ -192,15 +199,20 @@ class RandomWindows(_Windows):
         self.weights = targets / targets.sum()
         self.windows_per_epoch = max(math.ceil(targets.sum() / (batch_size * seq_len)), 1)
 
-    def batch(self, epoch: int, index: int) -> Batch:
+    def batch(self, epoch: int, index: int, rows: list[int] | None = None) -> Batch:
+        """Random batch ``index`` of ``epoch`` (or its ``rows``: every row's draw is
+        made, in order, so a row is the same whichever rows are built)."""
         rng = np.random.default_rng([self.seed, epoch, index])
         picks = rng.choice(len(self.pieces), size=self.batch_size, p=self.weights)
-        x, y, valid = self._empty()
-        for r, k in enumerate(picks):
+        starts = []
+        for k in picks:
             span = int(self.lengths[k]) - 1 - self.seq_len
             from_start = span <= 0 or rng.random() < self.start_fraction
-            start = 0 if from_start else int(rng.integers(0, span + 1))
-            x[r], y[r], n = self._window(self.pieces[k], start)
+            starts.append(0 if from_start else int(rng.integers(0, span + 1)))
+        rows = range(self.batch_size) if rows is None else rows
+        x, y, valid = self._empty(len(rows))
+        for r, row in enumerate(rows):
+            x[r], y[r], n = self._window(self.pieces[picks[row]], starts[row])
             valid[r, :n] = True
         return self._batch(x, y, valid)
 

@@ -32,15 +32,19 @@ def evaluate_nll(
     augmented: bool = True,
     constraint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     frame_id: int | None = None,
+    share: Callable[[list[int]], list[int]] | None = None,
 ) -> dict[str, Any]:
     """Score ``split``: ``nats``/``bits`` per token, ``perplexity``, top-1 ``accuracy``,
     the number of scored ``tokens`` and of ``pieces``; with ``frame_id`` (the frame
     delimiter's id) also ``frames`` and ``nats_per_frame``. ``constraint(logits,
     inputs)`` masks logits before scoring (an objective's restriction to valid
-    sequences). The model is left in the mode it came in (it is scored in eval mode)."""
+    sequences). ``share`` picks the pieces this process scores (DDP). The model is left
+    in the mode it came in (it is scored in eval mode)."""
     pieces = [i for i in dataset.indices(split, augmented=augmented)
               if len(dataset.tokens(i)) > 1]
     pieces.sort(key=lambda i: len(dataset.tokens(i)))  # similar lengths share a batch
+    if share is not None:
+        pieces = share(pieces)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

@@ -3,6 +3,7 @@
 from cadenza.objectives import (  # noqa: F401  (register them)
     elbo,
     masked,
+    multihead,
     multilabel,
     next_token,
 )

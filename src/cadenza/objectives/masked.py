@@ -125,9 +125,12 @@ class Masked(Objective):
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
+        mine = torch.tensor(self.my_share(range(0 if crops is None else self.eval_crops)),
+                            dtype=torch.long)
         try:
-            for start in range(0, 0 if crops is None else self.eval_crops, batch_size):
-                part = GridBatch(*(t[start:start + batch_size] for t in (
+            for start in range(0, len(mine), batch_size):
+                rows = mine[start:start + batch_size]
+                part = GridBatch(*(t[rows] for t in (
                     crops.inputs, crops.targets, crops.hidden, crops.fermata,
                     crops.offsets))).to(device)
                 logits = model(part.inputs, part.fermata, part.offsets)[part.hidden].float()

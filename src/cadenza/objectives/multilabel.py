@@ -48,6 +48,7 @@ class MultiLabel(Objective):
         pieces = [i for i in self.dataset.indices(split, augmented)
                   if len(self.dataset.tokens(i))]
         pieces.sort(key=lambda i: len(self.dataset.tokens(i)))
+        pieces = self.my_share(pieces)
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device

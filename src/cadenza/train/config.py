@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -198,23 +199,30 @@ def preset_names() -> list[str]:
 
 def load_preset(name_or_path: str | Path) -> ExperimentConfig:
     """A shipped preset by name (``bachbot``, ``transformer``, ``tiny``) or a TOML file."""
+    data = load_toml(name_or_path, ("presets",), "preset", preset_names)
+    return from_dict(data, where=f"preset {name_or_path}")
+
+
+def load_toml(name_or_path: str | Path, folder: tuple[str, ...], what: str,
+              names: Callable[[], list[str]]) -> dict[str, Any]:
+    """The TOML file ``name_or_path`` (a path: it ends in .toml or holds a /), or the
+    one of that name shipped in the package's ``folder``; ConfigError naming ``what``."""
     text_path = str(name_or_path)
     if text_path.endswith(".toml") or "/" in text_path:
         path = Path(text_path)
         if not path.is_file():
-            raise ConfigError(f"preset file {path} not found")
+            raise ConfigError(f"{what} file {path} not found")
         text = read_text(path)
     else:
-        resource = resources.files("cadenza").joinpath("presets", f"{text_path}.toml")
+        resource = resources.files("cadenza").joinpath(*folder, f"{text_path}.toml")
         if not resource.is_file():
-            raise ConfigError(f"unknown preset {text_path!r}; choose from: "
-                              f"{', '.join(preset_names())} or give a .toml file")
+            raise ConfigError(f"unknown {what} {text_path!r}; choose from: "
+                              f"{', '.join(names())} or give a .toml file")
         text = resource.read_text()
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"preset {text_path}: {err}") from None
-    return from_dict(data, where=f"preset {text_path}")
+        raise ConfigError(f"{what} {text_path}: {err}") from None
 
 
 def apply_overrides(config: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
