@@ -133,3 +133,16 @@ def test_bad_clips_get_one_clear_line(tiny_mel_run, audio_folder, tmp_path, caps
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("cadenza: error: ") and message in errors[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_segments_must_match_the_codec_and_the_model(mel_dataset, tmp_path, capsys) -> None:
+    common = ["train", "--preset", "mel-vae-tutorial", "--data", str(mel_dataset),
+              "--set", "model.channels=8", "--set", "model.downsample=1",
+              "--set", "train.max_steps=1", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--set", "model.steps=8",
+                 "--set", "train.seq_len=16"]) == 2  # the codec cuts 8-frame segments
+    assert main([*common, "--out", str(tmp_path / "b"), "--set", "model.steps=16",
+                 "--set", "train.seq_len=8"]) == 2  # the model reads 16
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "segments of 8 frames" in errors[0]
+    assert "model was built for 16" in errors[1]
