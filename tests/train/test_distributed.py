@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cadenza.errors import ConfigError
 from cadenza.train.checkpoint import MANIFEST, last_weights, load_run
 from cadenza.train.config import apply_overrides, load_preset
 from cadenza.train.logs import read_log
@@ -171,3 +172,27 @@ def test_a_failing_worker_is_one_error_line(tiny_data, tmp_path) -> None:
          "train.batch_size=3"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "must be a multiple of --nproc 2" in done.stderr
+
+
+def test_any_objectives_batch_splits_by_rows() -> None:
+    from dataclasses import dataclass
+
+    from cadenza.train.distributed import Ranks, rows_of, take_rows
+
+    @dataclass
+    class Segments:  # say, a VAE objective's batch
+        notes: torch.Tensor
+        lengths: torch.Tensor
+        mask: torch.Tensor | None = None
+
+    batch = Segments(torch.arange(12).view(6, 2), torch.arange(6))
+    rows = torch.tensor(rows_of(6, Ranks(rank=1, world=2), contiguous=False))
+    mine = take_rows(batch, rows)
+    assert mine.lengths.tolist() == [1, 3, 5] and mine.mask is None
+    assert mine.notes.tolist() == [[2, 3], [6, 7], [10, 11]]
+    nested = take_rows({"x": (torch.arange(6), [torch.arange(6) * 2]), "n": 3}, rows)
+    assert nested["x"][0].tolist() == [1, 3, 5] and nested["x"][1][0].tolist() == [2, 6, 10]
+    assert nested["n"] == 3
+    assert rows_of(6, Ranks(rank=1, world=2), contiguous=True) == [3, 4, 5]
+    with pytest.raises(ConfigError, match="multiple of the 4"):
+        rows_of(6, Ranks(rank=0, world=4), contiguous=True)

@@ -191,12 +191,18 @@ class RankBatches:
 
 
 def take_rows(batch: Any, index: torch.Tensor) -> Any:
-    """``batch`` (a dataclass of tensors, None allowed) with the rows ``index``."""
-    if not is_dataclass(batch):
-        raise ConfigError(f"cannot split a {type(batch).__name__} batch across processes")
-    cut = {f.name: getattr(batch, f.name) for f in fields(batch)}
-    return replace(batch, **{k: v.index_select(0, index) if isinstance(v, torch.Tensor) else v
-                             for k, v in cut.items()})
+    """``batch`` with the rows ``index``: a tensor, or a dataclass, dict, tuple or list
+    of them (anything else is left as it is)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.index_select(0, index)
+    if is_dataclass(batch) and not isinstance(batch, type):
+        return replace(batch, **{f.name: take_rows(getattr(batch, f.name), index)
+                                 for f in fields(batch)})
+    if isinstance(batch, dict):
+        return {k: take_rows(v, index) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(take_rows(v, index) for v in batch)
+    return batch
 
 
 def shard(batches: Any, batch_size: int, ranks: Ranks) -> Any:
