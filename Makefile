@@ -41,14 +41,31 @@ system-deps:
 # The main job on the embedded defaults: chorales from the shipped model, a melody
 # harmonized by the shipped melody-aware harmonizer, and a held-out Piano-midi.de piece
 # extended by the shipped piano-roll model (MIDI, MusicXML, WAV, PNG each, plus an
-# overlay of the true and the model's continuation); then a tiny chorale model trained in
-# two DDP processes, and a 4-trial hyperparameter search (results.csv, plots, best.json).
+# overlay of the true and the model's continuation); the same piece's first 25 notes
+# continued by 200 notes of the shipped six-head note model, and its first 4 bars by 8
+# bars of the shipped MidiTok transformer; samples and an interpolation from the
+# piano-roll VAE, a reconstruction and a sample from the mel VAE; then a tiny chorale
+# model trained in two DDP processes, and a 4-trial hyperparameter search (results.csv,
+# plots, best.json).
 demo: $(STAMP) system-deps
 	$(BIN)/cadenza generate --n 4 --seed 1 --temperature 0.9 --out demo/generated
 	$(BIN)/cadenza harmonize src/cadenza/examples/twinkle.musicxml --out demo/harmonized
 	$(BIN)/cadenza continue src/cadenza/runs/piano-default \
 		src/cadenza/examples/piano-midi-test-0000.mid --bars 4 --length 8 --n 1 --seed 1 \
 		--out demo/piano
+	$(BIN)/cadenza continue src/cadenza/runs/notes-default \
+		src/cadenza/examples/piano-midi-test-0000.mid --notes 25 --length 200 --n 1 --seed 1 \
+		--out demo/notes
+	$(BIN)/cadenza continue src/cadenza/runs/piano-miditok \
+		src/cadenza/examples/piano-midi-test-0000.mid --bars 4 --length 8 --n 1 --seed 1 \
+		--out demo/miditok
+	$(BIN)/cadenza sample src/cadenza/runs/pianoroll-vae --n 4 --seed 1 --out demo/vae
+	$(BIN)/cadenza interpolate src/cadenza/runs/pianoroll-vae \
+		src/cadenza/examples/nottingham-test-0000.mid \
+		src/cadenza/examples/nottingham-test-0001.mid --steps 8 --out demo/vae
+	$(BIN)/cadenza reconstruct src/cadenza/runs/mel-vae \
+		src/cadenza/examples/jsb-test-0000-strings.wav --out demo/mel
+	$(BIN)/cadenza sample src/cadenza/runs/mel-vae --n 2 --seed 1 --out demo/mel
 	rm -rf demo/chorales demo/ddp-run demo/search
 	$(BIN)/cadenza prepare --corpus bach-chorales --out demo/chorales --jobs 2 --quiet
 	$(BIN)/cadenza train --nproc 2 --preset tiny --data demo/chorales --out demo/ddp-run \

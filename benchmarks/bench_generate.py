@@ -10,6 +10,12 @@ Measures, as medians over ``--runs``:
    every step (target >= 5x).
 ``END`` is masked so every row runs the full length (1057 tokens: the mean chorale
 in the prepared Bach data).
+
+    python benchmarks/bench_generate.py --miditok RUN [--runs 3]
+
+A trained MidiTok run instead (issue 14): its transformer with the key/value cache
+against re-running the prefix, batch 1, at 256, 512 and 768 tokens (EOS masked;
+target >= 5x).
 """
 
 from __future__ import annotations
@@ -47,9 +53,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1057)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--transformer-tokens", type=int, default=512)
+    parser.add_argument("--miditok", type=str, default=None, metavar="RUN")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.miditok:
+        return miditok_cache(args)
     vocab = bach_vocab()
     end = vocab.id("END")
     no_end = [lambda logits, context: logits.index_fill(-1, torch.tensor([end]), -1e9)]
@@ -98,6 +107,27 @@ def main() -> None:
     for row in rows:
         met = "" if row[-1] is None else ("yes" if row[-1] else "NO")
         print("  ".join(str(c).ljust(w) for c, w in zip((*row[:-1], met), widths)))
+
+
+def miditok_cache(args: argparse.Namespace) -> None:
+    """KV cache against recompute for a trained MidiTok run, batch 1."""
+    from cadenza.train.checkpoint import load_run
+
+    run = load_run(args.miditok)
+    end = run.vocab.role_id("eos")
+    no_end = [lambda logits, context: logits.index_fill(-1, torch.tensor([end]), -1e9)]
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.miditok}, batch 1, "
+          f"median of {args.runs} runs (recompute: of {max(1, args.runs // 2)})")
+    print(f"{'tokens':>6}  {'KV cache':>9}  {'recompute':>9}  {'speed-up':>8}  target  met")
+    for length in (256, 512, 768):
+        cached = timed(lambda n=length: sample(run.model, run.vocab, 1, no_end,
+                                               max_tokens=n, seed=0, grammar=None), args.runs)
+        slow = timed(lambda n=length: sample(Recompute(run.model), run.vocab, 1, no_end,
+                                             max_tokens=n, seed=0, grammar=None),
+                     max(1, args.runs // 2))
+        ratio = slow / cached
+        print(f"{length:>6}  {cached:>8.3f}s  {slow:>8.3f}s  {ratio:>7.1f}x  >= 5x   "
+              f"{'yes' if ratio >= 5 else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,11 @@ that machine load hits both alike:
 - ``--preset bachbot``: BachBot's 3 x 256 LSTM over 32-dim token embeddings, batches of
   50 x 128 tokens, cross-entropy (a chorale dataset);
 - ``--preset pianoroll-lstm``: the report's 2 x 1,024 LSTM over 88-pitch frames, batches
-  of 32 x 100 frames, binary cross-entropy per pitch (a piano-roll dataset).
+  of 32 x 100 frames, binary cross-entropy per pitch (a piano-roll dataset);
+- ``--preset notes`` / ``notes-tutorial``: the six-head note LSTM over note feature
+  codes (a ``notes`` dataset); the bare loop embeds (or scales) the six codes, runs the
+  same LSTM and one linear layer for all heads, and sums the six losses (cross-entropy,
+  or MSE with positive pressure for the tutorial's regression heads).
 
 Throughput is in positions per second (batch x seq_len per step, the same shapes for
 both); the cadenza loop also reports the share of positions that are padding (the
@@ -15,6 +19,9 @@ price of starting every piece on a fresh state). Peak RSS is the process's maxim
 
     python benchmarks/bench_train_speed.py --data /tmp/ds1 [--reps 5] [--steps 40]
     python benchmarks/bench_train_speed.py --preset pianoroll-lstm --data data/piano-midi
+    python benchmarks/bench_train_speed.py --preset notes --data data/piano-notes --threads 1
+    python benchmarks/bench_train_speed.py --preset notes-tutorial --data data/piano-notes \
+        --threads 1 --bare-data real    # the bare loop reads batches as the loop does
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ def bare_rate(preset: str, size: int, steps: int, threads: int, seed: int) -> fl
     torch.manual_seed(seed)
     config = load_preset(preset)
     m, t = config.model.options, config.train
+    if config.model.name == "note-rnn":
+        return bare_notes_rate(config, steps, BARE_DATA.get("dataset"))
     frames = config.model.name == "frame-rnn"
     width = size if frames else m["embedding"]
     embed = nn.Identity() if frames else nn.Embedding(size, width)
@@ -97,20 +106,85 @@ def bare_rate(preset: str, size: int, steps: int, threads: int, seed: int) -> fl
     return t.batch_size * t.seq_len / statistics.median(times[2:])
 
 
+BARE_DATA: dict = {}  # --bare-data real: the dataset whose windows the bare loop reads
+
+
+def bare_notes_rate(config, steps: int, dataset=None) -> float:
+    """Median positions/s of a plain six-head LSTM loop at the preset's shapes, on one
+    random batch, or (``dataset``) on the dataset's own windows, read each step."""
+    from cadenza.models.note_rnn import REGRESSED, feature_classes
+
+    m, t = config.model.options, config.train
+    classes = feature_classes(m["time_classes"])
+    tutorial, embedded = m["heads"] == "tutorial", m["input"] == "embed"
+    sizes = [1 if tutorial and i in REGRESSED else n for i, n in enumerate(classes)]
+    embeds = nn.ModuleList(nn.Embedding(n, m["embedding"]) for n in classes)
+    width = m["embedding"] * len(classes) if embedded else len(classes)
+    lstm = nn.LSTM(width, m["hidden"], m["layers"], batch_first=True,
+                   dropout=m["dropout"] if m["layers"] > 1 else 0.0)
+    head, drop = nn.Linear(m["hidden"], sum(sizes)), nn.Dropout(m["dropout"])
+    params = [*embeds.parameters(), *lstm.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=t.lr, fused=True)
+    shape = (t.batch_size, t.seq_len + 1)
+    data = torch.stack([torch.randint(0, n, shape) for n in classes], -1)
+    scale = 1.0 / torch.tensor(classes, dtype=torch.float)
+    windows = None
+    if dataset is not None:
+        from cadenza.data.windows import make_windows
+
+        windows = make_windows(dataset, "train", t.batch_size, t.seq_len, 0, t.tbptt,
+                               t.start_fraction)
+    state, times = None, []
+    for step in range(steps):
+        start = time.perf_counter()
+        if windows is not None:
+            batch = windows.batch(0, step % windows.windows_per_epoch)
+            data = torch.cat([batch.inputs[:, :1], batch.targets], 1).long()
+        x = data[:, :-1]
+        x = (torch.cat([e(x[..., i]) for i, e in enumerate(embeds)], -1) if embedded
+             else x.float() * scale)
+        out, state = lstm(x, state)
+        heads = head(drop(out)).split(sizes, -1)
+        loss = 0.0
+        for i, (h, size) in enumerate(zip(heads, sizes)):
+            y = data[:, 1:, i]
+            if size == 1:
+                loss = loss + ((y.float() - h[..., 0]) ** 2
+                               + 10 * torch.clamp(-h[..., 0], min=0)).mean()
+            else:
+                loss = loss + F.cross_entropy(h.flatten(0, 1), y.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if t.tbptt:
+            state = tuple(s.detach() for s in state)
+        else:
+            state = None
+        loss.item()
+        times.append(time.perf_counter() - start)
+    return t.batch_size * t.seq_len / statistics.median(times[2:])
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="bachbot", choices=("bachbot", "pianoroll-lstm"))
+    parser.add_argument("--preset", default="bachbot",
+                        choices=("bachbot", "pianoroll-lstm", "notes", "notes-tutorial"))
     parser.add_argument("--data", default="/tmp/ds1",
                         help="prepared dataset (chorales, or piano rolls for pianoroll-lstm)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps a repetition")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--bare-data", choices=("random", "real"), default="random",
+                        help="note presets: the bare loop trains on one random batch, or "
+                             "reads the dataset's own windows every step (real)")
     args = parser.parse_args()
     dataset = PreparedDataset(args.data)
+    if args.bare_data == "real":
+        BARE_DATA["dataset"] = dataset
     size = len(dataset.vocab) if dataset.main.kind == "tokens" else dataset.main.shape[0]
     bare, ours, shares, rss = [], [], [], {}
     for rep in range(args.reps):

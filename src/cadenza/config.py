@@ -39,10 +39,15 @@ class DataConfig:
     def for_corpus(cls, corpus: str, codec: str | None = None) -> DataConfig:
         """The settings a corpus is prepared with by default: the chorale pipeline, or
         what a benchmark corpus declares (its rolls as they are)."""
+        from cadenza.codecs import CODECS
         from cadenza.corpus.benchmarks import BENCHMARKS, DATA_DEFAULTS
 
         if corpus not in BENCHMARKS:
-            return cls(corpus=corpus, codec=codec or "chorale")
+            # a codec may say how pieces are prepared for it (miditok: every track, meter
+            # and key as they are), so chorale-only filters do not apply to it
+            own = getattr(CODECS.get(codec or "chorale"), "preprocess_defaults", None)
+            return cls(corpus=corpus, codec=codec or "chorale",
+                       preprocess=PreprocessConfig(**own) if own else PreprocessConfig())
         defaults = DATA_DEFAULTS
         same_codec = codec in (None, defaults["codec"])
         return cls(corpus=corpus, codec=codec or defaults["codec"],

@@ -90,6 +90,10 @@ class Score:
     title: str = ""
     # sustain pedal: [k, 2] int64 (down tick, up tick), sorted; None where not known
     pedals: np.ndarray | None = None
+    # per part: General MIDI program 0..127 and whether it is a drum kit (MIDI channel
+    # 10); lists shorter than ``parts`` (scores read from notation) mean 0 and False
+    programs: list[int] = field(default_factory=list)
+    drums: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.notes = sort_notes(np.asarray(self.notes, dtype=NOTE_DTYPE))
@@ -113,14 +117,34 @@ class Score:
     def part_notes(self, part: int) -> np.ndarray:
         return self.notes[self.notes["part"] == part]
 
+    def program(self, part: int) -> int:
+        """The General MIDI program of ``part`` (0, a piano, where none is known)."""
+        return self.programs[part] if part < len(self.programs) else 0
+
+    def is_drum(self, part: int) -> bool:
+        """Whether ``part`` is a drum kit, whose pitches name instruments."""
+        return part < len(self.drums) and bool(self.drums[part])
+
+    def drum_notes(self) -> np.ndarray:
+        """bool per note: whether it belongs to a drum part."""
+        drums = np.array([self.is_drum(p) for p in range(len(self.parts))] or [False])
+        return drums[np.clip(self.notes["part"], 0, len(drums) - 1)]
+
+    def without_drums(self) -> Score:
+        """The score with its drum parts left out (for what reads pitches as pitches)."""
+        keep = [p for p in range(len(self.parts)) if not self.is_drum(p)]
+        return self if len(keep) == len(self.parts) else self.select_parts(keep)
+
     # -- transformations (each returns a new Score) ---------------------------
     def replace(self, **changes: object) -> Score:
         return replace(self, **changes)
 
     def transpose(self, semitones: int) -> Score:
-        """Shift every pitch; the key follows. Raises ValueError if a pitch leaves 0..127."""
+        """Shift every pitch but the drums' (their pitches name instruments); the key
+        follows. Raises ValueError if a pitch leaves 0..127."""
         notes = self.notes.copy()
-        shifted = notes["pitch"].astype(np.int32) + semitones
+        pitched = ~self.drum_notes() if self.drums else np.ones(len(notes), dtype=bool)
+        shifted = notes["pitch"].astype(np.int32) + semitones * pitched
         if len(shifted) and (shifted.min() < 0 or shifted.max() > 127):
             raise ValueError(f"transposing by {semitones} leaves the MIDI pitch range")
         notes["pitch"] = shifted
@@ -153,7 +177,9 @@ class Score:
         keep = np.isin(self.notes["part"], indices)
         notes = self.notes[keep].copy()
         notes["part"] = remap[notes["part"]]
-        return self.replace(notes=notes, parts=names or [self.parts[i] for i in indices])
+        return self.replace(notes=notes, parts=names or [self.parts[i] for i in indices],
+                            programs=[self.program(i) for i in indices] if self.programs else [],
+                            drums=[self.is_drum(i) for i in indices] if self.drums else [])
 
     def merge_ties(self) -> Score:
         """Join each tied note to the note it continues (same part and pitch, touching).
@@ -161,6 +187,8 @@ class Score:
         Writers that split notes at barlines add ties; comparing merged scores
         compares the music. A tie with nothing to continue stays flagged.
         """
+        if not self.notes["tied"].any():  # MIDI and most performances: nothing to join
+            return self
         notes = self.notes.copy()
         order = np.lexsort((notes["onset"], notes["pitch"], notes["part"]))
         keep = np.ones(len(notes), dtype=bool)

@@ -81,6 +81,10 @@ class ChoraleCodec:
         return note_code(int(name.rstrip("~")), tied)
 
     # -- encode ------------------------------------------------------------------
+    def pitch_of_code(self, code: int) -> int | None:
+        """The MIDI pitch of a note token (onset or tie), None for the others."""
+        return split_note_code(code)[0] if FIRST_NOTE <= code < self.code_space else None
+
     def encode(self, score: Score) -> np.ndarray:
         """Codes for a score of at most ``voices`` parts (quantized here if it is not)."""
         if len(score.parts) > self.voices:

@@ -17,10 +17,26 @@ def add_command(commands, name: str, help_text: str, handler: Callable) -> argpa
     return parser
 
 
+class _CorpusAction(argparse.Action):
+    """``--corpus NAME`` or ``--corpus LAYOUT FOLDER``, kept as one string."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from cadenza.corpus.sources import corpus_name
+        from cadenza.errors import ConfigError
+
+        try:
+            setattr(namespace, self.dest, corpus_name(list(values)))
+        except ConfigError as err:
+            parser.error(str(err))
+
+
 def add_corpus_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--corpus", default="bach-chorales",
-        help="an embedded corpus (bach-chorales) or a folder of music files",
+        "--corpus", default="bach-chorales", nargs="+", action=_CorpusAction,
+        metavar="NAME_OR_FOLDER",
+        help="an embedded corpus (bach-chorales; jsb, nottingham, musedata, piano-midi; "
+             "essen, oneills, ryans), a folder of music files, or `maestro FOLDER` "
+             "(MAESTRO's layout and split)",
     )
     from cadenza.validate import int_option
 

@@ -19,7 +19,8 @@ def register(commands) -> None:
     generate.add_argument("run", nargs="?", type=Path, default=None,
                           help="run folder (default: the shipped chorale model)")
     generate.add_argument("--length", type=COUNT, default=None, metavar="BARS",
-                          help="bars per piece (piano-roll runs; default 8)")
+                          help="bars per piece (piano-roll and miditok runs; default 8); "
+                               "notes per piece (note-feature runs; default 200)")
     _sampling_options(generate)
 
     cont = add_command(commands, "continue", "continue a primer file with a trained run",
@@ -30,10 +31,12 @@ def register(commands) -> None:
     length.add_argument("--frames", type=COUNT,
                         help="keep the primer's first N 16th-note frames")
     length.add_argument("--bars", type=COUNT, help="keep the primer's first N bars")
-    length.add_argument("--notes", type=COUNT, help="keep the primer up to its N-th note")
+    length.add_argument("--notes", type=COUNT, help="keep the primer up to its N-th note "
+                        "(note-feature runs: its first N notes, default 25)")
     cont.add_argument("--length", type=COUNT, default=None, metavar="BARS",
-                      help="bars to add (piano-roll runs; default 4; chorales end at a "
-                           "close of their own)")
+                      help="bars to add (piano-roll and miditok runs; default 4; chorales "
+                           "end at a close of their own); notes to add (note-feature runs; "
+                           "default 200)")
     _sampling_options(cont)
 
 
@@ -49,6 +52,20 @@ def _sampling_options(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated: mid, musicxml, wav, png (default all)")
     parser.add_argument("--no-grammar", action="store_true",
                         help="sample without the codec grammar mask")
+    note_flags(parser)
+
+
+def note_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of note-feature runs (and --scale, which token runs take too)."""
+    parser.add_argument("--head-temperature", default=None, metavar="HEAD=T,...",
+                        help="per-head temperatures of a note-feature run, e.g. "
+                             "pitch=0.8,step=1.0 (others: --temperature)")
+    parser.add_argument("--polyphony", choices=("count", "step", "mono"), default=None,
+                        help="note-feature runs: chords from the polyphony head (count, the "
+                             "default), from the step head (step), or none (mono)")
+    parser.add_argument("--scale", default=None, metavar="TONIC:MODE",
+                        help="allow only the pitches of a scale, e.g. D:minor (note-feature "
+                             "and chorale runs)")
 
 
 def sampling_flags(parser: argparse.ArgumentParser) -> None:
@@ -123,14 +140,21 @@ def _write(scores: list, args: argparse.Namespace, formats: tuple[str, ...], nam
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from cadenza.commands._midi_tokens import generate_tokens, is_event_tokens
+    from cadenza.commands._notes import generate_notes_command, is_notes
     from cadenza.commands._rolls import generate_rolls, is_pianoroll
     from cadenza.generate import sample
 
     settings = _settings(args)
     run = _load(args.run)
+    if is_notes(run):
+        return generate_notes_command(args, run, settings["formats"])
+    _token_run_only(args, run)
     if is_pianoroll(run):
         return generate_rolls(args, run, settings["formats"])
-    processors = sampling_settings(args, run.path).processors(run.vocab)
+    if is_event_tokens(run):
+        return generate_tokens(args, run, settings["formats"])
+    processors = sampling_settings(args, run.path).processors(run.vocab) + _scale(args, run)
     rows = sample(run.model, run.vocab, n=args.n, processors=processors,
                   max_tokens=args.max_tokens, seed=args.seed, grammar=settings["grammar"])
     scores = [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
@@ -139,6 +163,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_continue(args: argparse.Namespace) -> int:
+    from cadenza.commands._notes import continue_notes, is_notes
     from cadenza.commands._rolls import continue_rolls, is_pianoroll
     from cadenza.errors import CadenzaError
     from cadenza.generate.continuation import continue_primer, load_primer
@@ -149,8 +174,15 @@ def run_continue(args: argparse.Namespace) -> int:
     run_path, primer_path = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
     settings = _settings(args)
     run = _load(run_path)
+    if is_notes(run):
+        return continue_notes(args, run, primer_path, settings["formats"])
+    _token_run_only(args, run)
     if is_pianoroll(run):
         return continue_rolls(args, run, primer_path, settings["formats"])
+    from cadenza.commands._midi_tokens import continue_tokens, is_event_tokens
+
+    if is_event_tokens(run):
+        return continue_tokens(args, run, primer_path, settings["formats"])
     full = _harmonized_primer(primer_path) if run.codec.name == "chorale" else None
     primer = load_primer(primer_path, run.codec, run.vocab, frames=args.frames,
                          bars=args.bars, notes=args.notes, score=full,
@@ -160,7 +192,8 @@ def run_continue(args: argparse.Namespace) -> int:
     print(f"primer {primer_path}: kept {primer.frames} frames ({len(primer.ids)} tokens), "
           f"transposed by {primer.shift:+d} and back")
     scores = continue_primer(run.model, run.vocab, run.codec, primer, n=args.n,
-                             processors=sampling_settings(args, run.path).processors(run.vocab),
+                             processors=sampling_settings(args, run.path).processors(run.vocab)
+                             + _scale(args, run),
                              max_tokens=args.max_tokens,
                              seed=args.seed, grammar=settings["grammar"])
     # every continuation opens with the primer, note for note, or nothing is written
@@ -196,3 +229,24 @@ def _harmonized_primer(path: Path) -> Any:
     print(f"notice: the primer has {voices} voice(s); harmonized it as {letters} with the "
           f"shipped harmonizer first (kept note for note, {kept} notes)")
     return harmonized
+
+
+def _token_run_only(args: argparse.Namespace, run: Any) -> None:
+    """Note-feature flags on a run that has no note heads: one clear error."""
+    from cadenza.errors import CadenzaError
+
+    for flag, value in (("--head-temperature", args.head_temperature),
+                        ("--polyphony", args.polyphony)):
+        if value is not None:
+            raise CadenzaError(f"{flag} is for note-feature runs (codec notes); "
+                               f"this run's codec is {run.codec.name}")
+    if args.scale and run.codec.name == "pianoroll":
+        raise CadenzaError("--scale is for note-feature, chorale and miditok runs, "
+                           "not piano-roll runs")
+
+
+def _scale(args: argparse.Namespace, run: Any) -> list:
+    """The scale processor ``--scale`` asks for over a token run's vocabulary."""
+    from cadenza.generate.processors import Scale
+
+    return [Scale.for_vocab(args.scale, run.vocab, run.codec)] if args.scale else []

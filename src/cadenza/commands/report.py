@@ -38,15 +38,18 @@ def run_report(args: argparse.Namespace) -> int:
     from cadenza.io.atomic import folder_lock
 
     run = args.run or default_run()
+    _refuse_note_runs(run)
     sampling = sampling_settings(args, run)
     with folder_lock(args.out):  # two reports into one folder take turns
         numbers = write_report(run, args.out, n=args.n, sampling=sampling, seed=args.seed,
                                data=args.data, samples=args.samples, audio=not args.no_audio)
     nll = numbers["test_nll"]
     cmp = numbers["set_comparison"]
+    per_note = f", {nll['nats_per_note']:.3f} nats/note" if "nats_per_note" in nll else ""
     print(f"test NLL {nll['nats']:.3f} nats/token ({nll['bits']:.3f} bits, perplexity "
-          f"{nll['perplexity']:.3f}); mean overlapping area {cmp['mean_overlap_generated']:.3f} "
-          f"(Bach vs Bach {cmp['mean_overlap_bach']:.3f}); "
+          f"{nll['perplexity']:.3f}{per_note}); "
+          f"mean overlapping area {cmp['mean_overlap_generated']:.3f} "
+          f"(held-out vs train {cmp['mean_overlap_bach']:.3f}); "
           f"{numbers['copying']['flagged']} of {args.n} pieces flagged as copies")
     print(f"wrote {args.out / 'report.html'} and {args.out / 'report.json'}")
     return 0
@@ -75,3 +78,15 @@ def run_compare(args: argparse.Namespace) -> int:
               f"{test['bits']:6.3f} {test['perplexity']:6.3f} {test['accuracy']:6.3f} "
               f"{overlap:>8}")
     return 0
+
+
+def _refuse_note_runs(run: Path) -> None:
+    """The report samples tokens; a note-feature run says where its measures are."""
+    from cadenza.errors import CadenzaError
+    from cadenza.safety import read_json
+
+    codec = Path(run) / "codec.json"
+    if codec.is_file() and read_json(codec).get("name") == "notes":
+        raise CadenzaError(f"{run}: report is for token runs; a note-feature run is measured "
+                           "by `cadenza evaluate RUN --data DATA` and "
+                           "benchmarks/bench_notes.py")

@@ -58,12 +58,17 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         _check_before_launch(args)  # a bad option: one line here, not one per worker
         return distributed.launch(_worker_argv(args), args.nproc, args.max_restarts)
-    if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
-        return _run_train(args)
-    make_folder(args.out)
-    # one run per run folder: a second train (or resume) of it refuses at once
-    with folder_lock(args.out, wait=False, what="train"):
-        return _run_train(args)
+    try:
+        if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
+            return _run_train(args)
+        make_folder(args.out)
+        # one run per run folder: a second train (or resume) of it refuses at once
+        with folder_lock(args.out, wait=False, what="train"):
+            return _run_train(args)
+    finally:
+        # a gloo group left to the interpreter's exit can abort the worker ("terminate
+        # called without an active exception") after a run that went well
+        distributed.shutdown()
 
 
 def _worker_argv(args: argparse.Namespace) -> list[str]:
@@ -158,7 +163,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 EVALUATE_LINES = (
     ("nats_per_frame", "nats/frame"), ("nats_per_cell", "nats/cell"),
+    ("nats_per_note", "nats/note"),
     ("frame_accuracy", "frame accuracy"),
     ("nats", "nats/token"), ("bits", "bits/token"), ("perplexity", "perplexity"),
     ("accuracy", "token accuracy"),
+    # note-feature runs: the sum of the six heads' NLL, then each head
+    ("nll", "nats/note"), *((f, f"  {f}") for f in ("pitch", "step", "duration", "interval",
+                                                    "velocity", "polyphony")),
+    ("pitch_accuracy", "pitch accuracy"),
+    ("negative_elbo", "negative ELBO"), ("kl", "KL nats"), ("active_units", "active units"),
+    ("f1", "note F1"), ("shuffle_drop", "z-shuffle drop"), ("l1_db", "log-mel L1 dB"),
 )

@@ -65,7 +65,7 @@ def _prepare_locked(config: DataConfig, out: Path, jobs: int | None,
     codec = config.build_codec()
     settings = {"codec": codec.config(), "preprocess": asdict(config.preprocess)}
     _check_out(out, config, force)
-    sources = list_sources(config.corpus)
+    sources = list_sources(config.corpus, getattr(codec, "suffixes", None))
     if not sources:
         raise ConfigError(f"no music files found in {config.corpus}")
     # a prepare killed outright (SIGKILL) left its work folder; none of those can be in

@@ -65,11 +65,11 @@ def analyze_key(score: Score) -> Key:
     of the 24 rotated profiles; the best wins (music21 breaks exact ties towards the
     higher tonic and minor, which the reversed search order below reproduces).
     """
-    if not len(score.notes):
+    notes = score.notes[~score.drum_notes()] if score.drums else score.notes
+    if not len(notes):
         raise SkipPiece("no notes to analyze the key of")
-    histogram = np.bincount(
-        score.notes["pitch"] % 12, weights=score.notes["duration"] / score.tpq, minlength=12
-    )
+    histogram = np.bincount(notes["pitch"] % 12, weights=notes["duration"] / score.tpq,
+                            minlength=12)
     centred = histogram - histogram.mean()
     norm = np.sqrt((centred**2).sum())
     if norm == 0:

@@ -6,12 +6,14 @@ never raises for a bad file: a failure becomes a skip record with its reason.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from cadenza.codecs import codec_from_config
+from cadenza.codecs.mel import AUDIO_SUFFIXES
 from cadenza.corpus.preprocess import PreprocessConfig, preprocess
 from cadenza.errors import CadenzaError
 from cadenza.io.read import read
@@ -48,8 +50,11 @@ _CACHE: dict[str, Any] = {}
 def prepare_file(task: Task, settings: dict[str, Any]) -> list[Piece | Skip]:
     """Every piece of one file, or the reason it was skipped."""
     codec, config = _build(settings)
+    if os.path.splitext(task.path)[1].lower() in AUDIO_SUFFIXES:
+        return [_audio_piece(task, codec)]
     try:
-        scores = read(task.path, data=task.data)
+        # drum tracks only for a codec that holds them (their pitches name instruments)
+        scores = read(task.path, data=task.data, drums=getattr(codec, "keeps_drums", False))
     except CadenzaError as err:
         return [Skip(task.path, _reason(err, task.path))]
     except Exception as err:  # a reader bug must not abort a whole corpus
@@ -81,6 +86,19 @@ def prepare_file(task: Task, settings: dict[str, Any]) -> list[Piece | Skip]:
         )
         results.append(Piece(piece_id, source, codes, facts))
     return results
+
+
+def _audio_piece(task: Task, codec: Any) -> Piece | Skip:
+    """An audio file, for a codec that reads audio (``mel``)."""
+    if not hasattr(codec, "encode_audio"):
+        return Skip(task.path, f"audio needs an audio codec (--codec mel), not {codec.name}")
+    try:
+        codes = codec.encode_audio(task.data, task.path)
+    except CadenzaError as err:
+        return Skip(task.path, _reason(err, task.path))
+    except Exception as err:
+        return Skip(task.path, f"unexpected {type(err).__name__}: {err}")
+    return Piece(task.piece_id, task.path, {0: codes}, {"frames": int(len(codes))})
 
 
 def _build(settings: dict[str, Any]) -> tuple[Any, PreprocessConfig]:

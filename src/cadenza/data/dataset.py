@@ -69,6 +69,13 @@ class PreparedDataset:
             dtypes = {spec.name: np.dtype(self.manifest["dtype"] if spec.kind == "tokens"
                                           else spec.dtype) for spec in self.fields}
         self._check(dtypes)
+        declared = self.codec.spec.main  # config.json's codec must produce what is stored
+        if self.manifest.get("fields") and (declared.name, declared.shape) != (
+                self.fields[0].name, self.fields[0].shape):
+            raise ConfigError(f"{self.folder / 'config.json'}: the codec settings make "
+                              f"{declared.name} {list(declared.shape)} steps, but the dataset "
+                              f"holds {self.fields[0].name} {list(self.fields[0].shape)}; "
+                              "prepare the dataset again")
         self.arrays = {spec.name: self._memmap(spec, dtypes[spec.name]) for spec in self.fields}
         self.main = self.fields[0]
         self.ids = self.arrays[self.main.name]  # the field models read (token ids or frames)

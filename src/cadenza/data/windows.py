@@ -83,14 +83,18 @@ class _Windows:
         self.step_shape = tuple(dataset.main.shape)
         self.windows_per_epoch = 0
 
-    def _sequence(self, piece: int) -> np.ndarray:
-        """The piece as the model reads it: token ids from START, or frames after a
-        silent one."""
+    def _sequence(self, piece: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Steps ``start:stop`` of the piece as the model reads it: token ids from START,
+        or frames after a silent one. Only those steps are read and converted (a whole
+        piece per window cost more than the model step for small note models)."""
         steps = self.dataset.tokens(piece)
         if not self.frames:
-            return np.asarray(steps, dtype=np.int64)
-        return np.concatenate([np.zeros((1, *self.step_shape), np.float32),
-                               np.asarray(steps, dtype=np.float32)])
+            return np.asarray(steps[start:stop], dtype=np.int64)
+        body = np.asarray(steps[max(start - 1, 0):None if stop is None else max(stop - 1, 0)],
+                          dtype=np.float32)
+        if start > 0:
+            return body
+        return np.concatenate([np.zeros((1, *self.step_shape), np.float32), body])
 
     def _empty(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         shape = (rows, self.seq_len, *self.step_shape)
@@ -100,10 +104,9 @@ class _Windows:
     def _window(self, piece: int, start: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Inputs and targets [seq_len, ...] from ``start`` of ``piece``, zero-padded,
         and the number of real targets."""
-        seq = self._sequence(piece)
-        x = np.zeros((self.seq_len, *seq.shape[1:]), dtype=seq.dtype)
+        chunk = self._sequence(piece, start, start + self.seq_len + 1)
+        x = np.zeros((self.seq_len, *chunk.shape[1:]), dtype=chunk.dtype)
         y = np.zeros_like(x)
-        chunk = seq[start:start + self.seq_len + 1]
         n = max(len(chunk) - 1, 0)
         x[:n], y[:n] = chunk[:-1], chunk[1:]
         return x, y, n

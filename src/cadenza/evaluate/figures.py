@@ -143,9 +143,9 @@ def render_html(numbers: dict[str, Any], material: dict[str, Any], run_path: Pat
     cmp_rows = [[f, r["overlapping_area"], real_cmp[f]["overlapping_area"], r["distance_kl"],
                  r["intra_generated_mean"], r["intra_real_mean"], r["inter_mean"]]
                 for f, r in gen_cmp.items()]
-    vl = numbers["voice_leading"]
+    vl = numbers["voice_leading"]  # None where the run writes no chorale voices
     vl_rows = [[k.replace("_per_100", ""), vl["generated"][k], vl["heldout"][k]]
-               for k in vl["generated"]]
+               for k in vl["generated"]] if vl else []
     copying = numbers["copying"]
     copy_rows = [[i + 1, c["longest_run_frames"], c["longest_run_bars"], c["best_shift"],
                   c["ngram_share"], "COPY" if c["flagged"] else ""]
@@ -157,21 +157,23 @@ def render_html(numbers: dict[str, Any], material: dict[str, Any], run_path: Pat
         ("Summary", _table(["measure", "value"], [
             ["run", numbers["run"]],
             ["test NLL (nats/token)", nll["nats"]], ["bits/token", nll["bits"]],
+            *([["test NLL (nats/note)", nll["nats_per_note"]]] if "nats_per_note" in nll
+              else []),
             ["perplexity", nll["perplexity"]], ["token accuracy", nll["accuracy"]],
             ["mean overlapping area, generated vs held-out", comparison["mean_overlap_generated"]],
-            ["mean overlapping area, held-out vs train (Bach vs Bach)",
+            ["mean overlapping area, held-out vs train (real vs real)",
              comparison["mean_overlap_bach"]],
             [f"pieces copying more than {copying['max_bars']:g} bars", copying["flagged"]],
             ["generated / held-out / train pieces",
              " / ".join(str(v) for v in numbers["pieces"].values())],
         ])),
-        ("Metrics (mean, std)", _table(["metric", "generated", "±", "held-out Bach", "±",
-                                        "train Bach", "±"], metric_rows)),
+        ("Metrics (mean, std)", _table(["metric", "generated", "±", "held-out", "±",
+                                        "train", "±"], metric_rows)),
         ("Set comparison (Yang & Lerch)", _table(
             ["feature", "OA gen/held-out", "OA held-out/train", "KL intra(real)‖inter",
              "intra gen", "intra real", "inter"], cmp_rows)),
-        ("Voice leading (per 100 frames)", _table(["check", "generated", "held-out Bach"],
-                                                  vl_rows)),
+        *([("Voice leading (per 100 frames)", _table(["check", "generated", "held-out"],
+                                                     vl_rows))] if vl else []),
         ("Copy check", _table(["piece", "longest run (frames)", "bars", "shift",
                                "8-gram share", ""], copy_rows)),
         ("Training curves", curves_figure(run_path)),

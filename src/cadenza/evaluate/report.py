@@ -35,9 +35,16 @@ def decode_pieces(dataset: PreparedDataset, split: str) -> list[Score]:
             for i in dataset.indices(split, augmented=False)]
 
 
+EVENT_BARS = 8  # the length of a generated piece of event tokens (no END of its own)
+
+
 def generate_scores(run: Any, n: int, sampling: SamplingSettings, seed: int) -> list[Score]:
     from cadenza.generate import sample
 
+    if run.codec.name == "miditok":  # event tokens: pieces of EVENT_BARS bars
+        from cadenza.generate.event_tokens import generate_events
+
+        return generate_events(run, n, sampling.processors(run.vocab), EVENT_BARS, seed=seed)
     ids = sample(run.model, run.vocab, n=n, processors=sampling.processors(run.vocab), seed=seed)
     return [run.codec.decode(run.vocab.decode(row)) for row in ids]
 
@@ -68,7 +75,13 @@ def build_report(run: Any, dataset: PreparedDataset, n: int = 64,
 
     started = time.perf_counter()
     sampling = sampling or load_sampling(run.path)
+    # voice leading and the by-part copy check read four chorale voices: chorale runs only
+    chorale = run.codec.name == "chorale"
     nll = evaluate_nll(run.model, dataset, "test", augmented=False)
+    if hasattr(run.codec, "count_notes"):
+        notes = sum(run.codec.count_notes(dataset.vocab.decode(dataset.tokens(i)[1:]))
+                    for i in dataset.indices("test", augmented=False))
+        nll["notes"], nll["nats_per_note"] = notes, nll["nats"] * nll["tokens"] / max(notes, 1)
     generated = generate_scores(run, n, sampling, seed)
     heldout = decode_pieces(dataset, "test") + decode_pieces(dataset, "validation")
     training = decode_pieces(dataset, "train")
@@ -76,7 +89,7 @@ def build_report(run: Any, dataset: PreparedDataset, n: int = 64,
         raise CadenzaError("the dataset needs pieces in train and in validation/test")
     metrics = {name: [compute_all(s) for s in scores] for name, scores in
                (("generated", generated), ("heldout", heldout), ("train", training))}
-    detector = CopyDetector(training, max_bars=max_bars)
+    detector = CopyDetector(training, max_bars=max_bars, by_part=chorale)
     copies = [asdict(detector.check(s)) for s in generated]
     generated_vs_real = compare_sets(metrics["generated"], metrics["heldout"])
     real_vs_real = compare_sets(metrics["heldout"], metrics["train"])
@@ -93,7 +106,7 @@ def build_report(run: Any, dataset: PreparedDataset, n: int = 64,
             "mean_overlap_bach": mean_overlap(real_vs_real),
         },
         "voice_leading": {"generated": voice_leading_rates(generated),
-                          "heldout": voice_leading_rates(heldout)},
+                          "heldout": voice_leading_rates(heldout)} if chorale else None,
         "copying": {
             "max_bars": max_bars,
             "flagged": int(sum(c["flagged"] for c in copies)),

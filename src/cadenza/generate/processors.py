@@ -217,3 +217,64 @@ def sampling_processors(
 def constraints(processors: Sequence[LogitsProcessor]) -> list[Constraint]:
     """The processors in ``processors`` that keep per-row state."""
     return [p for p in processors if isinstance(p, Constraint)]
+
+
+SCALES: dict[str, tuple[int, ...]] = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),  # natural minor
+    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
+    "melodic-minor": (0, 2, 3, 5, 7, 9, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "pentatonic": (0, 2, 4, 7, 9),
+    "minor-pentatonic": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+}
+TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def parse_scale(text: str) -> tuple[int, ...]:
+    """The pitch classes of ``TONIC:MODE`` (``D:minor``, ``F#:major``, ``Bb:dorian``)."""
+    tonic, _, mode = text.partition(":")
+    tonic, mode = tonic.strip(), (mode.strip() or "major").lower()
+    letter = tonic[:1].upper()
+    accidentals = tonic[1:]
+    if letter not in TONICS or accidentals not in ("", "#", "b", "##", "bb"):
+        raise ConfigError(f"--scale {text!r}: the tonic must be a note name such as C, F# or "
+                          "Bb, then a colon and a mode (D:minor)")
+    if mode not in SCALES:
+        raise ConfigError(f"--scale {text!r}: unknown mode {mode!r}; choose from: "
+                          f"{', '.join(SCALES)}")
+    root = (TONICS[letter] + accidentals.count("#") - accidentals.count("b")) % 12
+    return tuple(sorted((root + step) % 12 for step in SCALES[mode]))
+
+
+@register_processor("scale")
+class Scale:
+    """Allow only pitches of a scale: ids whose pitch is outside it get ``-inf``.
+
+    ``pitches[id]`` is the MIDI pitch of each id, ``-1`` for ids without one (the
+    codec's ``pitch_of_code`` through the vocabulary: START, delimiters, rests are left
+    alone), so the same processor serves a token model's vocabulary and a note model's
+    pitch head (where id = pitch).
+    """
+
+    def __init__(self, pitch_classes: Sequence[int], pitches: Sequence[int] | Tensor) -> None:
+        pitches = torch.as_tensor(pitches, dtype=torch.long)
+        allowed_classes = torch.zeros(12, dtype=torch.bool)
+        allowed_classes[list(pitch_classes)] = True
+        self.outside = (pitches >= 0) & ~allowed_classes[pitches.clamp(min=0) % 12]
+        if bool(self.outside.all()):
+            raise ConfigError("the scale leaves no pitch to choose from")
+
+    @classmethod
+    def for_vocab(cls, text: str, vocab: Any, codec: Any) -> Scale:
+        """The scale ``text`` over a token vocabulary (pitches from the codec)."""
+        if not hasattr(codec, "pitch_of_code"):
+            raise ConfigError(f"--scale: the {codec.name} codec does not say which tokens "
+                              "are pitches")
+        pitches = [codec.pitch_of_code(int(c)) if c >= 0 else None for c in vocab.codes]
+        return cls(parse_scale(text), [-1 if p is None else p for p in pitches])
+
+    def __call__(self, logits: Tensor, context: Context | None = None) -> Tensor:
+        return logits.masked_fill(self.outside.to(logits.device), float("-inf"))

@@ -24,10 +24,12 @@ MUSIC21_SUFFIXES = (".musicxml", ".mxl", ".xml", ".abc", ".krn")
 SUFFIXES = MIDI_SUFFIXES + MUSIC21_SUFFIXES
 
 
-def read(path: str | Path, data: bytes | None = None) -> list[Score]:
+def read(path: str | Path, data: bytes | None = None, drums: bool = False) -> list[Score]:
     """Read a music file into one Score per piece it holds (an ABC file may hold many).
 
-    ``data`` may carry the file's bytes when the caller has them already.
+    ``data`` may carry the file's bytes when the caller has them already. Drum tracks
+    of a MIDI file are left out unless ``drums`` (their pitches name instruments, which
+    only a codec that knows drums, such as MidiTok's, can hold).
     Raises :class:`ReadError` with a one-line reason for anything unreadable: whatever
     a parser raises is turned into one here, where the file name is known.
     """
@@ -51,7 +53,7 @@ def read(path: str | Path, data: bytes | None = None) -> list[Score]:
         raise ReadError(f"{path}: empty file")
     try:
         if suffix in MIDI_SUFFIXES:
-            scores = [read_midi_bytes(data, title=path.stem, where=str(path))]
+            scores = [read_midi_bytes(data, title=path.stem, where=str(path), drums=drums)]
         elif suffix == ".abc":  # music21's ABC reader loses notes; see cadenza.io.abc
             from cadenza.io.abc import read_abc
 
@@ -100,8 +102,10 @@ def check_score(score: Score, where: str) -> None:
 
 
 # -- MIDI ----------------------------------------------------------------------
-def read_midi_bytes(data: bytes, title: str = "", where: str = "MIDI data") -> Score:
-    """Parse MIDI bytes with symusic; tracks become parts (drum tracks are left out)."""
+def read_midi_bytes(data: bytes, title: str = "", where: str = "MIDI data",
+                    drums: bool = False) -> Score:
+    """Parse MIDI bytes with symusic; tracks become parts (drum tracks only with
+    ``drums``, flagged in ``Score.drums``)."""
     import symusic
 
     if not data.startswith(b"MThd"):
@@ -113,69 +117,16 @@ def read_midi_bytes(data: bytes, title: str = "", where: str = "MIDI data") -> S
     tpq = midi.ticks_per_quarter
     if not 1 <= tpq <= 32767:  # 0 is no resolution; the top bit would mean SMPTE time
         raise ReadError(f"{where}: ticks per quarter {tpq} is not supported (1..32767)")
-    return score_from_symusic(midi, title=title)
+    score = score_from_symusic(midi, title=title)
+    return score if drums else score.without_drums()
 
 
 def score_from_symusic(midi: Any, title: str = "") -> Score:
-    """Convert a symusic Score (tick time) into a cadenza Score at 480 tpq."""
-    tpq = midi.ticks_per_quarter
-    columns: list[np.ndarray] = []
-    parts: list[str] = []
-    for track in midi.tracks:
-        if track.is_drum or not len(track.notes):
-            continue
-        arrays = track.notes.numpy()
-        # ends are rescaled, not lengths: rounding both separately at a resolution
-        # other than 480 could make a note overlap the next one it touched
-        onset = _rescale(arrays["time"], tpq)
-        end = _rescale(arrays["time"].astype(np.int64) + arrays["duration"], tpq)
-        notes = make_notes(
-            onset=onset,
-            duration=np.maximum(end - onset, 1),
-            pitch=arrays["pitch"],
-            velocity=np.clip(arrays["velocity"].astype(np.int16), 1, 127),
-            part=len(parts),
-        )
-        columns.append(notes)
-        parts.append(track.name.strip() or f"Part {len(parts) + 1}")
-    notes = np.concatenate(columns) if columns else empty_notes()
-    signatures = [
-        TimeSignature(int(_rescale(np.int64(ts.time), tpq)), ts.numerator, ts.denominator)
-        for ts in midi.time_signatures
-    ] or [TimeSignature(0, 4, 4)]
-    tempos = [(int(_rescale(np.int64(t.time), tpq)), float(t.qpm)) for t in midi.tempos]
-    key = None
-    if len(midi.key_signatures):
-        ks = midi.key_signatures[0]
-        key = _key_from_sharps(ks.key, "minor" if ks.tonality else "major")
-    return Score(
-        notes=notes,
-        parts=parts,
-        key=key,
-        time_signatures=signatures,
-        tempos=tempos or [(0, 120.0)],
-        title=title,
-        pedals=_pedals(midi, tpq),
-    )
+    """Convert a symusic Score (tick time) into a cadenza Score at 480 tpq; drum tracks
+    are kept as parts flagged in ``Score.drums`` (see :mod:`cadenza.io.symusic_score`)."""
+    from cadenza.io.symusic_score import from_symusic
 
-
-def _pedals(midi: Any, tpq: int) -> np.ndarray | None:
-    """Sustain-pedal spans of every pitched track, merged: [k, 2] (down, up) ticks."""
-    spans = [track.pedals.numpy() for track in midi.tracks
-             if not track.is_drum and len(track.pedals)]
-    if not spans:
-        return None
-    down = np.concatenate([_rescale(s["time"], tpq) for s in spans])
-    up = down + np.concatenate([_rescale(s["duration"], tpq) for s in spans])
-    order = np.argsort(down, kind="stable")
-    return np.stack([down[order], up[order]], axis=1)
-
-
-def _rescale(ticks: np.ndarray, tpq: int) -> np.ndarray:
-    ticks = np.asarray(ticks, dtype=np.int64)
-    if tpq == DEFAULT_TPQ:
-        return ticks
-    return (ticks * DEFAULT_TPQ + tpq // 2) // tpq
+    return from_symusic(midi, title=title)
 
 
 # -- music21 formats -------------------------------------------------------------
@@ -271,8 +222,9 @@ def _music21_key(flat: Any) -> Key | None:
 
 
 def _key_from_sharps(sharps: int, mode: str) -> Key:
-    major_tonic = (7 * sharps) % 12
-    return Key(major_tonic if mode == "major" else (major_tonic + 9) % 12, mode)
+    from cadenza.io.symusic_score import key_from_sharps
+
+    return key_from_sharps(sharps, mode)
 
 
 def _first_line(err: BaseException) -> str:

@@ -19,31 +19,10 @@ def write_midi(score: Score, path: str | Path) -> Path:
 
 
 def midi_bytes(score: Score) -> bytes:
-    """The score as standard MIDI file bytes."""
-    import symusic
+    """The score as standard MIDI file bytes (programs, drums and pedal kept)."""
+    from cadenza.io.symusic_score import to_symusic
 
-    merged = score.merge_ties()
-    midi = symusic.Score(score.tpq)
-    for ts in score.time_signatures:
-        midi.time_signatures.append(symusic.TimeSignature(ts.tick, ts.numerator, ts.denominator))
-    for tick, qpm in score.tempos:
-        midi.tempos.append(symusic.Tempo(tick, qpm))
-    if score.key is not None:
-        sharps = _sharps(score.key.tonic, score.key.mode)
-        midi.key_signatures.append(
-            symusic.KeySignature(0, sharps, 1 if score.key.mode == "minor" else 0)
-        )
-    for index, name in enumerate(score.parts):
-        track = symusic.Track(name, 0, False)
-        for note in merged.part_notes(index):
-            track.notes.append(
-                symusic.Note(
-                    int(note["onset"]), int(note["duration"]), int(note["pitch"]),
-                    int(note["velocity"]),
-                )
-            )
-        midi.tracks.append(track)
-    return bytes(midi.dumps_midi())
+    return bytes(to_symusic(score).dumps_midi())
 
 
 def write_musicxml(score: Score, path: str | Path) -> Path:
@@ -137,9 +116,3 @@ def _quarters(ticks: int | np.integer, tpq: int) -> Fraction:
 def _safe_id(name: str, index: int) -> str:
     cleaned = "".join(c for c in name if c.isalnum())
     return cleaned or f"P{index + 1}"
-
-
-def _sharps(tonic: int, mode: str) -> int:
-    major = tonic if mode == "major" else (tonic + 3) % 12
-    sharps = (major * 7) % 12  # circle of fifths position
-    return sharps - 12 if sharps > 6 else sharps

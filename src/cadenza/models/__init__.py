@@ -3,9 +3,11 @@
 from .base import ModelConfigError, SequenceModel, State, WholeSequenceModel, count_parameters
 from .frame_rnn import FrameRNN, FrameRNNConfig
 from .infill import InfillConfig, InfillModel
+from .note_rnn import NoteRNN, NoteRNNConfig
 from .registry import MODELS, build_model, build_model_for, model_options, register_model
 from .rnn import RNNConfig, RNNLanguageModel
 from .transformer import KVCache, TransformerConfig, TransformerLanguageModel
+from .vae import ConvVAE, ReportVAE, SegmentVAE  # noqa: F401  (register them)
 
 __all__ = [
     "FrameRNN",
@@ -16,6 +18,8 @@ __all__ = [
     "build_model_for",
     "MODELS",
     "KVCache",
+    "NoteRNN",
+    "NoteRNNConfig",
     "ModelConfigError",
     "RNNConfig",
     "RNNLanguageModel",

@@ -1,6 +1,12 @@
 """Objectives: each owns a loss, a held-out measure and its unit (see ``base.py``)."""
 
-from cadenza.objectives import masked, multilabel, next_token  # noqa: F401  (register them)
+from cadenza.objectives import (  # noqa: F401  (register them)
+    elbo,
+    masked,
+    multihead,
+    multilabel,
+    next_token,
+)
 from cadenza.objectives.base import (
     OBJECTIVES,
     Objective,

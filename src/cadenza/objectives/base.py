@@ -32,11 +32,13 @@ class Batches(Protocol):
 @dataclass
 class StepLoss:
     """One batch: the mean loss to backpropagate, how many units it averages over
-    (tokens, frames, cells), and the model state after the batch (TBPTT)."""
+    (tokens, frames, cells), the model state after the batch (TBPTT), and named parts
+    of the loss to log (per-head losses, detached), averaged over the same units."""
 
     loss: torch.Tensor
     count: int
     state: Any = None
+    metrics: dict[str, torch.Tensor] | None = None
 
 
 class Objective(ABC):
@@ -44,6 +46,9 @@ class Objective(ABC):
 
     name: ClassVar[str] = ""
     unit: str = "nats"
+    # names of the StepLoss.metrics (and of the same held-out measures that evaluate
+    # returns): logged as train_<name> and val_<name> columns, drawn in their own panel
+    metric_names: tuple[str, ...] = ()
     # (rank, ranks): under DDP each process scores its share of the held-out items and
     # the loop all-reduces the sums (cadenza.train.distributed.reduce_result)
     share: tuple[int, int] = (0, 1)

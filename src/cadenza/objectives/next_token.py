@@ -5,7 +5,9 @@ Held-out data is scored as whole pieces from their first token (see
 tokens in rising pitch order (``CodecSpec.ordered_frames``: piano rolls as tokens) also
 restricts the distribution to valid frames, in training and in scoring alike, so the
 log-likelihood of a frame's tokens is the frame's exact log-likelihood; its held-out
-measure is then nats per frame, the polyphonic benchmark's unit.
+measure is then nats per frame, the polyphonic benchmark's unit. A codec that can count
+the notes among its codes (``count_notes``: MidiTok tokens) is also scored in nats per
+note, which compares tokenizations that spend different numbers of tokens on a note.
 """
 
 from __future__ import annotations
@@ -66,6 +68,19 @@ class NextToken(Objective):
                               constraint=constraint, frame_id=self.frame_id,
                               share=self.my_share)
         per_frame = self.ranks is not None
+        if not per_frame and hasattr(self.dataset.codec, "count_notes"):
+            result.update(self._per_note(result, split, augmented))
         loss = result["nats_per_frame"] if per_frame else result["nats"]
         return {**result, "loss": loss, "unit": self.unit,
                 "count": result["frames"] if per_frame else result["tokens"]}
+
+    def _per_note(self, result: dict[str, Any], split: str,
+                  augmented: bool) -> dict[str, Any]:
+        """Nats per note: the summed NLL over the notes of the scored targets (every
+        token after each piece's first, as :func:`evaluate_nll` scores them)."""
+        dataset, count = self.dataset, self.dataset.codec.count_notes
+        notes = sum(count(dataset.vocab.decode(dataset.tokens(i)[1:]))
+                    for i in dataset.indices(split, augmented=augmented)
+                    if len(dataset.tokens(i)) > 1)
+        total = result["nats"] * result["tokens"]
+        return {"notes": notes, "nats_per_note": total / notes if notes else float("nan")}

@@ -99,6 +99,12 @@ def init(device_name: str = "auto", timeout_s: float = 600) -> Ranks:
     return Ranks(dist.get_rank(), dist.get_world_size(), local, device)
 
 
+def shutdown() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _store(world: int, timeout_s: float) -> dist.Store | None:
     """torchrun's key-value store, its keys prefixed by the restart count. After an
     elastic restart the agent's store still holds the first attempt's keys (barrier
@@ -233,14 +239,16 @@ def all_sum(values: Sequence[float], ranks: Ranks) -> list[float]:
     return tensor.tolist()
 
 
-def reduce_result(result: dict[str, Any], ranks: Ranks) -> dict[str, Any]:
+def reduce_result(result: dict[str, Any], ranks: Ranks,
+                  extra: Sequence[str] = ()) -> dict[str, Any]:
     """A held-out result scored on each rank's share, made global: ``loss`` (and the
     accuracies) as the means weighted by ``count``; ``count`` summed. A rank with no
-    share (count 0) adds nothing. An objective that scores the whole split on every
+    share (count 0) adds nothing; ``extra`` names more per-unit means (an objective's
+    per-head measures) merged the same way. An objective that scores the whole split on every
     rank gives the same result back (every rank weighs the same)."""
     if not ranks.active:
         return result
-    keys = [k for k in ("loss", "accuracy", "frame_accuracy") if k in result]
+    keys = [k for k in ("loss", "accuracy", "frame_accuracy", *extra) if k in result]
     count = int(result.get("count") or 0)
     sums = all_sum([count, *(float(result[k]) * count if count else 0.0 for k in keys)], ranks)
     total = int(sums[0])

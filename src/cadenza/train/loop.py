@@ -12,6 +12,7 @@ DistributedDataParallel (:mod:`cadenza.train.distributed`); rank 0 writes the fi
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -73,11 +74,15 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
                               ranks)
     dims = _batch_dims(model) if windows.carries_state else ()
     carry = ddp.split_state(carry, dims, ranks)
-    log = RunLog(out, pos["step"] if resume else None) if ranks.main else None
+    extra = tuple(objective.metric_names)
+    log = RunLog(out, pos["step"] if resume else None,
+                 extra=[f"{s}_{n}" for s in ("train", "val") for n in extra]
+                 ) if ranks.main else None
     bar = tqdm(total=t.epochs * steps_per_epoch, initial=pos["step"],
                disable=not (t.progress and ranks.main), unit="step", dynamic_ncols=True)
     started = tick = time.monotonic()
     interval_loss, interval_tokens = 0.0, 0
+    parts: dict[str, Any] = {}  # per-head losses (objective.metric_names) x units, rank 0's
     timed = t.max_minutes is not None
     stop = ddp.agree(_stop_reason(pos, t, started), ranks, timed)
     probe = ranks.active and ddp.leaves_unused(model, objective.loss(
@@ -94,7 +99,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
             last = i == t.grad_accum - 1 or pos["window"] + 1 == windows.windows_per_epoch
             with ddp.sync_context(net, sync=last):  # gradients all-reduced once a step
                 carry, loss, tokens = _forward_backward(objective, net, batch, carry,
-                                                        t.grad_accum, use_amp, ranks)
+                                                        t.grad_accum, use_amp, ranks, parts)
             interval_loss, interval_tokens = interval_loss + loss * tokens, interval_tokens + tokens
             pos["window"] += 1
             if pos["window"] == windows.windows_per_epoch:
@@ -110,15 +115,19 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
         bar.update()
         if pos["step"] % t.log_every == 0 or epoch_done:
             now = time.monotonic()
+            local_tokens = interval_tokens  # the per-head parts are this rank's own
             interval_loss, interval_tokens = ddp.all_sum([interval_loss, interval_tokens], ranks)
             metrics = {"step": pos["step"], "epoch": pos["epoch"], "lr": lr,
                        "train_loss": interval_loss / max(interval_tokens, 1),
                        "tokens_per_s": interval_tokens / max(now - tick, 1e-9),
-                       "seconds": round(now - started, 3)}
+                       "seconds": round(now - started, 3),
+                       **{f"train_{k}": float(v) / max(local_tokens, 1)
+                          for k, v in parts.items()}}
             bar.set_postfix(loss=f"{metrics['train_loss']:.3f}",
                             tok_s=f"{metrics['tokens_per_s']:.0f}")
             _report(log, hooks, metrics)
             interval_loss, interval_tokens, tick = 0.0, 0, time.monotonic()
+            parts.clear()
         if pos["epoch"] >= t.epochs or (t.eval_every and pos["step"] % t.eval_every == 0) or (
                 not t.eval_every and epoch_done):
             _validate(objective, model, pos, t, out, log, hooks, ranks)
@@ -158,11 +167,12 @@ def objective_for(config: ExperimentConfig, dataset: PreparedDataset) -> Objecti
 
 
 def _forward_backward(objective: Objective, net: torch.nn.Module, batch: Any, carry: Any,
-                      accum: int, use_amp: bool,
-                      ranks: ddp.Ranks = ddp.SINGLE) -> tuple[Any, float, int]:
+                      accum: int, use_amp: bool, ranks: ddp.Ranks = ddp.SINGLE,
+                      parts: dict[str, Any] | None = None) -> tuple[Any, float, int]:
     """One window: the objective's loss, backward (scaled for accumulation, and under
     DDP by the rank's share of the global units); returns (state to carry, loss, units
-    it averaged over). ``net`` is the model, or its DDP wrapper."""
+    it averaged over). ``net`` is the model, or its DDP wrapper. The step's metrics, times
+    its units, are added into ``parts`` (tensors: read once per log line, not per step)."""
     model = ddp.unwrap(net)
     keep = getattr(batch, "keep", None)
     if carry is not None and keep is not None:
@@ -170,6 +180,9 @@ def _forward_backward(objective: Objective, net: torch.nn.Module, batch: Any, ca
     with torch.autocast(batch.inputs.device.type, dtype=torch.bfloat16, enabled=use_amp):
         step = objective.loss(net, batch, carry)
     (step.loss * ddp.loss_share(step.count, ranks) / accum).backward()
+    if parts is not None and step.metrics:
+        for key, value in step.metrics.items():
+            parts[key] = parts.get(key, 0.0) + value * step.count
     carry = model.detach_state(step.state) if keep is not None else None
     return carry, step.loss.item(), step.count
 
@@ -210,7 +223,7 @@ def _validate(objective: Objective, model: SequenceModel, pos: dict[str, Any],
     without progress counted. With no validation pieces, the latest weights count as
     the best."""
     result = objective.evaluate(model, "validation", batch_size=min(t.batch_size, 32))
-    result = ddp.reduce_result(result, ranks)
+    result = ddp.reduce_result(result, ranks, objective.metric_names)
     pos["last_eval_step"] = pos["step"]
     nats = result["loss"] if result["count"] else None
     if nats is None or pos["best"] is None or nats < pos["best"] - t.min_delta:
@@ -219,9 +232,13 @@ def _validate(objective: Objective, model: SequenceModel, pos: dict[str, Any],
             ckpt.save_weights(model, out / ckpt.WEIGHTS["best"], pos["step"])
     else:
         pos["bad"] += 1
+    if "monitors" in result and ranks.main:  # an objective's collapse monitors (elbo)
+        with open(out / "monitors.jsonl", "a") as lines:
+            lines.write(json.dumps({"step": pos["step"], **result["monitors"]}) + "\n")
     accuracy = result.get("accuracy", result.get("frame_accuracy"))
+    heads = {f"val_{k}": result[k] for k in objective.metric_names if k in result}
     _report(log, hooks, {"step": pos["step"], "epoch": pos["epoch"], "val_nats": nats,
-                         "val_accuracy": accuracy, "best": pos["best"]})
+                         "val_accuracy": accuracy, "best": pos["best"], **heads})
 
 
 def _report(log: RunLog | None, hooks: Sequence[Hook], metrics: dict[str, Any]) -> None:
