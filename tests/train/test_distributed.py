@@ -136,6 +136,49 @@ def test_multilabel_objective_trains_as_one_process(roll_dataset, tmp_path) -> N
                                                          rel=1e-4)
 
 
+@pytest.fixture(scope="module")
+def notes_data(roll_folder, tmp_path_factory) -> Path:
+    """The piano-roll test pieces prepared with the notes codec (six heads)."""
+    from cadenza.config import DataConfig
+    from cadenza.corpus.prepare import prepare
+    from cadenza.corpus.preprocess import PreprocessConfig
+
+    out = tmp_path_factory.mktemp("notes") / "data"
+    prepare(DataConfig(corpus=str(roll_folder), codec="notes",
+                       preprocess=PreprocessConfig(meter=None, satb=False, normalize_key=False,
+                                                   quantize=0)),
+            out, jobs=1, cache_dir=None, progress=False)
+    return out
+
+
+def test_multihead_objective_trains_as_one_process(notes_data, tmp_path) -> None:
+    overrides = ["model.hidden=16", "model.layers=1", "model.embedding=4", "model.dropout=0.0",
+                 "train.batch_size=4", "train.seq_len=16", "train.max_steps=4",
+                 "train.eval_every=2", "train.threads=1", "train.progress=false"]
+    run_ranks("train", "--preset", "notes", "--data", notes_data, "--out", tmp_path / "ddp",
+              *sets(overrides))
+    train(config_of("notes", notes_data, overrides), tmp_path / "one")
+    assert_same_weights(tmp_path / "ddp", tmp_path / "one")
+    assert val_losses(tmp_path / "ddp") == pytest.approx(val_losses(tmp_path / "one"),
+                                                         rel=1e-4)
+
+
+def test_elbo_objective_trains_on_two_ranks(roll_dataset, tmp_path) -> None:
+    # the ELBO samples its latents, so ranks draw other noise than one process would:
+    # it trains, validates (all-reduced), writes its monitors once, and loads on CPU
+    run_ranks("train", "--preset", "tiny", "--data", roll_dataset("roll"), "--out",
+              tmp_path / "vae", *sets(["model.name=vae-conv", "model.steps=8",
+                                       "model.latent=4", "model.channels=16",
+                                       "model.downsample=1", "objective.name=elbo",
+                                       "train.seq_len=8", "train.batch_size=4",
+                                       "train.eval_every=3", "train.max_steps=6"]))
+    losses = val_losses(tmp_path / "vae")
+    assert len(losses) == 2 and all(0 < v < 1e4 for v in losses)
+    monitors = (tmp_path / "vae" / "monitors.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in monitors] == [3, 6]
+    assert load_run(tmp_path / "vae", device="cpu").model is not None
+
+
 def test_uneven_shards_end_without_a_hang(tiny_data, tmp_path) -> None:
     # 8 training pieces on 16 TBPTT rows: rank 1's rows are all empty; 1 validation
     # piece: rank 1 scores nothing. A time budget stops the ranks on the same step.

@@ -135,8 +135,19 @@ def wrap(model: torch.nn.Module, ranks: Ranks, find_unused: bool = False) -> tor
     ids = [ranks.device.index] if ranks.device.type == "cuda" else None
     with warnings.catch_warnings():  # its successor still syncs buffers at the start
         warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated")
-        return torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=find_unused)
+        return Wrapped(model, device_ids=ids, broadcast_buffers=False,
+                       find_unused_parameters=find_unused)
+
+
+class Wrapped(torch.nn.parallel.DistributedDataParallel):
+    """DDP that lends the model's own attributes: an objective reads ``model.head_sizes``
+    or calls ``model.mean(...)`` as in one process, while the forward goes through DDP."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 def leaves_unused(model: torch.nn.Module, loss: torch.Tensor) -> bool:
