@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cadenza.errors import ConfigError
 from cadenza.train.checkpoint import MANIFEST, last_weights, load_run
 from cadenza.train.config import apply_overrides, load_preset
 from cadenza.train.logs import read_log
@@ -135,6 +136,49 @@ def test_multilabel_objective_trains_as_one_process(roll_dataset, tmp_path) -> N
                                                          rel=1e-4)
 
 
+@pytest.fixture(scope="module")
+def notes_data(roll_folder, tmp_path_factory) -> Path:
+    """The piano-roll test pieces prepared with the notes codec (six heads)."""
+    from cadenza.config import DataConfig
+    from cadenza.corpus.prepare import prepare
+    from cadenza.corpus.preprocess import PreprocessConfig
+
+    out = tmp_path_factory.mktemp("notes") / "data"
+    prepare(DataConfig(corpus=str(roll_folder), codec="notes",
+                       preprocess=PreprocessConfig(meter=None, satb=False, normalize_key=False,
+                                                   quantize=0)),
+            out, jobs=1, cache_dir=None, progress=False)
+    return out
+
+
+def test_multihead_objective_trains_as_one_process(notes_data, tmp_path) -> None:
+    overrides = ["model.hidden=16", "model.layers=1", "model.embedding=4", "model.dropout=0.0",
+                 "train.batch_size=4", "train.seq_len=16", "train.max_steps=4",
+                 "train.eval_every=2", "train.threads=1", "train.progress=false"]
+    run_ranks("train", "--preset", "notes", "--data", notes_data, "--out", tmp_path / "ddp",
+              *sets(overrides))
+    train(config_of("notes", notes_data, overrides), tmp_path / "one")
+    assert_same_weights(tmp_path / "ddp", tmp_path / "one")
+    assert val_losses(tmp_path / "ddp") == pytest.approx(val_losses(tmp_path / "one"),
+                                                         rel=1e-4)
+
+
+def test_elbo_objective_trains_on_two_ranks(roll_dataset, tmp_path) -> None:
+    # the ELBO samples its latents, so ranks draw other noise than one process would:
+    # it trains, validates (all-reduced), writes its monitors once, and loads on CPU
+    run_ranks("train", "--preset", "tiny", "--data", roll_dataset("roll"), "--out",
+              tmp_path / "vae", *sets(["model.name=vae-conv", "model.steps=8",
+                                       "model.latent=4", "model.channels=16",
+                                       "model.downsample=1", "objective.name=elbo",
+                                       "train.seq_len=8", "train.batch_size=4",
+                                       "train.eval_every=3", "train.max_steps=6"]))
+    losses = val_losses(tmp_path / "vae")
+    assert len(losses) == 2 and all(0 < v < 1e4 for v in losses)
+    monitors = (tmp_path / "vae" / "monitors.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in monitors] == [3, 6]
+    assert load_run(tmp_path / "vae", device="cpu").model is not None
+
+
 def test_uneven_shards_end_without_a_hang(tiny_data, tmp_path) -> None:
     # 8 training pieces on 16 TBPTT rows: rank 1's rows are all empty; 1 validation
     # piece: rank 1 scores nothing. A time budget stops the ranks on the same step.
@@ -171,3 +215,27 @@ def test_a_failing_worker_is_one_error_line(tiny_data, tmp_path) -> None:
          "train.batch_size=3"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "must be a multiple of --nproc 2" in done.stderr
+
+
+def test_any_objectives_batch_splits_by_rows() -> None:
+    from dataclasses import dataclass
+
+    from cadenza.train.distributed import Ranks, rows_of, take_rows
+
+    @dataclass
+    class Segments:  # say, a VAE objective's batch
+        notes: torch.Tensor
+        lengths: torch.Tensor
+        mask: torch.Tensor | None = None
+
+    batch = Segments(torch.arange(12).view(6, 2), torch.arange(6))
+    rows = torch.tensor(rows_of(6, Ranks(rank=1, world=2), contiguous=False))
+    mine = take_rows(batch, rows)
+    assert mine.lengths.tolist() == [1, 3, 5] and mine.mask is None
+    assert mine.notes.tolist() == [[2, 3], [6, 7], [10, 11]]
+    nested = take_rows({"x": (torch.arange(6), [torch.arange(6) * 2]), "n": 3}, rows)
+    assert nested["x"][0].tolist() == [1, 3, 5] and nested["x"][1][0].tolist() == [2, 6, 10]
+    assert nested["n"] == 3
+    assert rows_of(6, Ranks(rank=1, world=2), contiguous=True) == [3, 4, 5]
+    with pytest.raises(ConfigError, match="multiple of the 4"):
+        rows_of(6, Ranks(rank=0, world=4), contiguous=True)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cadenza.commands import add_command
+
+if TYPE_CHECKING:
+    from cadenza.train.config import ExperimentConfig
 
 
 def register(commands) -> None:
@@ -79,7 +83,7 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
     return argv + [f for f, on in (("--resume", args.resume), ("--quiet", args.quiet)) if on]
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> ExperimentConfig:
     from cadenza.errors import ConfigError
     from cadenza.train.checkpoint import read_config
     from cadenza.train.config import apply_overrides, load_preset

@@ -73,7 +73,9 @@ class Objective(ABC):
 
     @abstractmethod
     def loss(self, model: torch.nn.Module, batch: Any, state: Any = None) -> StepLoss:
-        """Forward one batch and return its loss (with the state to carry on)."""
+        """Forward one batch and return its loss (with the state to carry on).
+        ``model`` may be a DistributedDataParallel wrapper, which lends the model's
+        attributes; its forward must run once per loss (DDP hooks in there)."""
 
     @abstractmethod
     def evaluate(self, model: torch.nn.Module, split: str, batch_size: int = 16,

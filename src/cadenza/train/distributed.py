@@ -135,8 +135,19 @@ def wrap(model: torch.nn.Module, ranks: Ranks, find_unused: bool = False) -> tor
     ids = [ranks.device.index] if ranks.device.type == "cuda" else None
     with warnings.catch_warnings():  # its successor still syncs buffers at the start
         warnings.filterwarnings("ignore", "`broadcast_buffers` is deprecated")
-        return torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, broadcast_buffers=False, find_unused_parameters=find_unused)
+        return Wrapped(model, device_ids=ids, broadcast_buffers=False,
+                       find_unused_parameters=find_unused)
+
+
+class Wrapped(torch.nn.parallel.DistributedDataParallel):
+    """DDP that lends the model's own attributes: an objective reads ``model.head_sizes``
+    or calls ``model.mean(...)`` as in one process, while the forward goes through DDP."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 def leaves_unused(model: torch.nn.Module, loss: torch.Tensor) -> bool:
@@ -197,12 +208,18 @@ class RankBatches:
 
 
 def take_rows(batch: Any, index: torch.Tensor) -> Any:
-    """``batch`` (a dataclass of tensors, None allowed) with the rows ``index``."""
-    if not is_dataclass(batch):
-        raise ConfigError(f"cannot split a {type(batch).__name__} batch across processes")
-    cut = {f.name: getattr(batch, f.name) for f in fields(batch)}
-    return replace(batch, **{k: v.index_select(0, index) if isinstance(v, torch.Tensor) else v
-                             for k, v in cut.items()})
+    """``batch`` with the rows ``index``: a tensor, or a dataclass, dict, tuple or list
+    of them (anything else is left as it is)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.index_select(0, index)
+    if is_dataclass(batch) and not isinstance(batch, type):
+        return replace(batch, **{f.name: take_rows(getattr(batch, f.name), index)
+                                 for f in fields(batch)})
+    if isinstance(batch, dict):
+        return {k: take_rows(v, index) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(take_rows(v, index) for v in batch)
+    return batch
 
 
 def shard(batches: Any, batch_size: int, ranks: Ranks) -> Any:
