@@ -106,11 +106,14 @@ def shutdown() -> None:
 
 
 def _store(world: int, timeout_s: float) -> dist.Store | None:
-    """torchrun's key-value store, its keys prefixed by the restart count. After an
-    elastic restart the agent's store still holds the first attempt's keys (barrier
-    counters among them), which the new workers would otherwise read as their own."""
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
-        return None  # plain env:// rendezvous (MASTER_ADDR/MASTER_PORT, rank 0 hosts it)
+    """After an elastic restart, torchrun's key-value store with its keys prefixed by
+    the restart count: the agent's store still holds the first attempt's keys (gloo's
+    addresses among them), and the new workers would otherwise connect to the dead
+    ones ("Gloo connectFullMesh failed"). The first attempt takes torch's own env://
+    rendezvous: a worker holding a store made here aborted at exit in about one run of
+    four ("terminate called without an active exception")."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not restart_count():
+        return None
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
                           is_master=False, timeout=timedelta(seconds=timeout_s))
     return dist.PrefixStore(f"cadenza/attempt_{restart_count()}", store)
