@@ -30,11 +30,12 @@ import os
 import re
 import subprocess
 import sys
+import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -103,6 +104,35 @@ def shutdown() -> None:
     """Leave the process group, if this process joined one."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def is_worker() -> bool:
+    """Whether torchrun started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def run_worker(work: Callable[[], int]) -> NoReturn:
+    """Run a torchrun worker's ``work`` and end the process with its status (2 after
+    one ``cadenza: error:`` line). The process ends with ``os._exit`` once the group is
+    left and the output flushed: in torch 2.13 gloo's threads abort the interpreter's
+    own exit ("terminate called without an active exception") in about one run in
+    eight, after a run that went well, and torchrun counts that a failure."""
+    from cadenza.errors import CadenzaError
+    from cadenza.safety import one_line
+
+    try:
+        status = work()
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as err:  # noqa: BLE001 - the worker's last resort, as in cli.main
+        if os.environ.get("CADENZA_DEBUG") and not isinstance(err, CadenzaError):
+            traceback.print_exc()
+        print(f"cadenza: error: {one_line(err)}", file=sys.stderr)
+        status = 2
+    shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _store(world: int, timeout_s: float) -> dist.Store | None:
