@@ -139,9 +139,8 @@ def _store(world: int, timeout_s: float) -> dist.Store | None:
     """After an elastic restart, torchrun's key-value store with its keys prefixed by
     the restart count: the agent's store still holds the first attempt's keys (gloo's
     addresses among them), and the new workers would otherwise connect to the dead
-    ones ("Gloo connectFullMesh failed"). The first attempt takes torch's own env://
-    rendezvous: a worker holding a store made here aborted at exit in about one run of
-    four ("terminate called without an active exception")."""
+    ones ("Gloo connectFullMesh failed"; seen without the prefix). The first attempt
+    has nothing to avoid and takes torch's own env:// rendezvous."""
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not restart_count():
         return None
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
