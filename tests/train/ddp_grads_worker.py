@@ -29,7 +29,7 @@ def flat_grad(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
-def main(out: Path) -> None:
+def main(out: Path) -> int:
     torch.set_num_threads(1)
     ranks = ddp.init("cpu")
     torch.manual_seed(0)
@@ -56,8 +56,8 @@ def main(out: Path) -> None:
     (out / f"rank{ranks.rank}.json").write_text(json.dumps(
         {"world": ranks.world, "local_equal": local_equal, "synced_close": synced_close,
          "found_unused": unused}))
-    dist.destroy_process_group()
+    return 0
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    ddp.run_worker(lambda: main(Path(sys.argv[1])))  # leaves the group, exits at once

@@ -52,23 +52,26 @@ def register(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from cadenza.io.atomic import folder_lock, make_folder
     from cadenza.train import distributed
 
     if args.nproc > 1:
         _check_before_launch(args)  # a bad option: one line here, not one per worker
         return distributed.launch(_worker_argv(args), args.nproc, args.max_restarts)
-    try:
-        if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
-            return _run_train(args)
-        make_folder(args.out)
-        # one run per run folder: a second train (or resume) of it refuses at once
-        with folder_lock(args.out, wait=False, what="train"):
-            return _run_train(args)
-    finally:
-        # a gloo group left to the interpreter's exit can abort the worker ("terminate
-        # called without an active exception") after a run that went well
-        distributed.shutdown()
+    if distributed.is_worker():
+        return distributed.run_worker(lambda: _locked_train(args))
+    return _locked_train(args)
+
+
+def _locked_train(args: argparse.Namespace) -> int:
+    from cadenza.io.atomic import folder_lock, make_folder
+    from cadenza.train import distributed
+
+    if distributed.env_rank() != 0:  # a DDP worker: rank 0 holds the lock and writes
+        return _run_train(args)
+    make_folder(args.out)
+    # one run per run folder: a second train (or resume) of it refuses at once
+    with folder_lock(args.out, wait=False, what="train"):
+        return _run_train(args)
 
 
 def _worker_argv(args: argparse.Namespace) -> list[str]:

@@ -30,11 +30,12 @@ import os
 import re
 import subprocess
 import sys
+import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -105,12 +106,43 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def is_worker() -> bool:
+    """Whether torchrun started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def run_worker(work: Callable[[], int]) -> NoReturn:
+    """Run a torchrun worker's ``work`` and end the process with its status (2 after
+    one ``cadenza: error:`` line). The process ends with ``os._exit`` once the group is
+    left and the output flushed: in torch 2.13 gloo's threads abort the interpreter's
+    own exit ("terminate called without an active exception") in about one run in
+    eight, after a run that went well, and torchrun counts that a failure."""
+    from cadenza.errors import CadenzaError
+    from cadenza.safety import one_line
+
+    try:
+        status = work()
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as err:  # noqa: BLE001 - the worker's last resort, as in cli.main
+        if os.environ.get("CADENZA_DEBUG") and not isinstance(err, CadenzaError):
+            traceback.print_exc()
+        print(f"cadenza: error: {one_line(err)}", file=sys.stderr)
+        status = 2
+    shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def _store(world: int, timeout_s: float) -> dist.Store | None:
-    """torchrun's key-value store, its keys prefixed by the restart count. After an
-    elastic restart the agent's store still holds the first attempt's keys (barrier
-    counters among them), which the new workers would otherwise read as their own."""
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
-        return None  # plain env:// rendezvous (MASTER_ADDR/MASTER_PORT, rank 0 hosts it)
+    """After an elastic restart, torchrun's key-value store with its keys prefixed by
+    the restart count: the agent's store still holds the first attempt's keys (gloo's
+    addresses among them), and the new workers would otherwise connect to the dead
+    ones ("Gloo connectFullMesh failed"; seen without the prefix). The first attempt
+    has nothing to avoid and takes torch's own env:// rendezvous."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not restart_count():
+        return None
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
                           is_master=False, timeout=timedelta(seconds=timeout_s))
     return dist.PrefixStore(f"cadenza/attempt_{restart_count()}", store)
