@@ -29,6 +29,7 @@ all three carry the same step.)
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -132,18 +133,29 @@ def check_vocab(expected: Vocab, found: Vocab, what: str) -> None:
 def save_weights(model: torch.nn.Module, path: Path, step: int = 0) -> None:
     """Weights as safetensors (tied weights stored once), written atomically."""
     tmp = path.with_suffix(".tmp")
-    save_model(model, str(tmp), metadata={"step": str(step)})
+    save_model(_on_cpu(model), str(tmp), metadata={"step": str(step)})
     os.replace(tmp, path)
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
+    host = _on_cpu(model)
     try:
-        missing, unexpected = load_model(model, str(path), strict=False)
+        missing, unexpected = load_model(host, str(path), strict=False)
     except (SafetensorError, OSError, RuntimeError) as err:
         raise ConfigError(f"{path}: cannot load weights ({str(err).splitlines()[0]})") from None
+    if host is not model:
+        model.load_state_dict(host.state_dict())
     if missing or unexpected:
         raise ConfigError(f"{path}: weights do not fit the model (missing {sorted(missing)}, "
                           f"unexpected {sorted(unexpected)})")
+
+
+def _on_cpu(model: torch.nn.Module) -> torch.nn.Module:
+    """The model itself on the CPU, else a CPU copy: on a GPU, cuDNN packs an LSTM's
+    weights into one storage, which safetensors refuses to split into named tensors."""
+    if all(t.device.type == "cpu" for t in model.state_dict().values()):
+        return model
+    return copy.deepcopy(model).cpu()
 
 
 def save_state(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
