@@ -1,0 +1,122 @@
+"""The study's outputs: ``results.json`` (every run's numbers and their summary over
+seeds) and ``report.html`` with its figure ``nll_vs_params.png``.
+
+An autoregressive NLL (track a) and a masked model's pseudo-log-likelihood stand in
+separate columns; infilling (track c) is the one measure all models share, computed
+exactly for autoregressive models and by the masked model's own conditional.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from cadenza.safety import write_text
+
+MEASURES = ("nll", "pseudo_nll", "infill_nats", "infill_accuracy", "wall_s", "units_per_s",
+            "steps")
+LABELS = {"nll": "test NLL (nats/token, AR)", "pseudo_nll": "test pseudo-NLL (masked)",
+          "infill_nats": "infill -log p(x_i|rest)", "infill_accuracy": "infill accuracy",
+          "wall_s": "wall time (s)", "units_per_s": "throughput (units/s)", "steps": "steps"}
+
+
+def mean_sd(values: list[float]) -> dict[str, Any] | None:
+    """Mean and sample standard deviation (0 for one value) of the numbers given."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "sd": sd, "n": len(values)}
+
+
+def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (dataset, sequence length, model): every measure over its seeds."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["dataset"], record["seq_len"], record["model"]),
+                          []).append(record)
+    rows = []
+    for (dataset, seq_len, model), runs in groups.items():
+        keys = [*MEASURES, *sorted(k for k in runs[0] if k.startswith("continuation_nll_"))]
+        rows.append({"dataset": dataset, "seq_len": seq_len, "model": model,
+                     "name": runs[0]["name"], "contract": runs[0]["contract"],
+                     "params": runs[0]["params"], "seeds": [r["seed"] for r in runs],
+                     "infill_conditional": runs[0]["infill_conditional"],
+                     **{k: mean_sd([r[k] for r in runs]) for k in keys}})
+    return rows
+
+
+def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """``results.json``, ``nll_vs_params.png`` and ``report.html`` in ``out``."""
+    summary = summarise(records)
+    results = {"study": study, "runs": records, "summary": summary}
+    write_text(out / "results.json", json.dumps(results, indent=1))
+    plot_nll_vs_params(summary, out / "nll_vs_params.png")
+    write_text(out / "report.html", render_html(study.get("study", {}).get("name", "study"),
+                                                summary))
+    return results
+
+
+def plot_nll_vs_params(summary: list[dict[str, Any]], path: Path) -> None:
+    """Test NLL (autoregressive) and infilling NLL (all) against parameters, one point
+    per model with its seed-to-seed s.d. as the error bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("nll", "infill_nats")):
+        for row in summary:
+            value = row[key]
+            if value is None:
+                continue
+            ax.errorbar(row["params"], value["mean"], yerr=value["sd"], fmt="o", capsize=3,
+                        label=f"{row['dataset']} L{row['seq_len']} {row['model']}")
+        ax.set_xlabel("parameters")
+        ax.set_ylabel(LABELS[key])
+        ax.set_title(LABELS[key] + " vs parameters")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _cell(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value['mean']:.4g} ± {value['sd']:.2g}"
+
+
+def render_html(name: str, summary: list[dict[str, Any]]) -> str:
+    """Tables of mean ± s.d. over seeds, one per dataset and sequence length."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}"
+             "</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;"
+             "padding:3px 6px;text-align:right}</style></head><body>",
+             f"<h1>{html.escape(name)}</h1>",
+             "<p>Mean ± s.d. over seeds. The autoregressive NLL and the masked model's "
+             "pseudo-NLL are different quantities and stand in different columns. "
+             "Infilling is exact for autoregressive models (enumerating x<sub>i</sub>) and "
+             "the masked model's own conditional otherwise.</p>",
+             "<img src='nll_vs_params.png' alt='NLL vs parameters'>"]
+    cells = sorted({(r["dataset"], r["seq_len"]) for r in summary})
+    for dataset, seq_len in cells:
+        rows = [r for r in summary if (r["dataset"], r["seq_len"]) == (dataset, seq_len)]
+        extra = sorted(k for k in rows[0] if k.startswith("continuation_nll_"))
+        keys = [*MEASURES, *extra]
+        head = "".join(f"<th>{html.escape(LABELS.get(k, k))}</th>" for k in keys)
+        parts.append(f"<h2>{html.escape(dataset)}, windows of {seq_len}</h2><table><tr>"
+                     f"<th>model</th><th>params</th><th>seeds</th>{head}</tr>")
+        for r in rows:
+            values = "".join(f"<td>{_cell(r[k])}</td>" for k in keys)
+            parts.append(f"<tr><th>{html.escape(r['model'])} ({html.escape(r['name'])})</th>"
+                         f"<td>{r['params']}</td><td>{len(r['seeds'])}</td>{values}</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
