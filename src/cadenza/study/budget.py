@@ -3,6 +3,8 @@
 Each registered model has one size option (an RNN's ``hidden``, a transformer's
 ``dim``); the parameter count grows with it, so the matching size is found by
 bisection over the valid sizes (a transformer's ``dim`` must split into even heads).
+Where the steps of the main option are too coarse for the tolerance, a finer one is
+searched next (an RNN's ``embedding``, a transformer's ``mlp_ratio``).
 Models are built on the ``meta`` device: no memory is spent on counting.
 """
 
@@ -16,7 +18,7 @@ from cadenza.errors import ConfigError
 from cadenza.models import MODELS, ModelConfigError, build_model, count_parameters
 
 SIZE_KEYS = {"rnn": ("hidden", "embedding"), "bilstm": ("hidden", "embedding"),
-             "transformer": ("dim",)}
+             "transformer": ("dim", "mlp_ratio")}
 """The options each model is sized by: the main one, then a finer one."""
 
 MAX_SIZE = 4096
@@ -46,10 +48,19 @@ def _valid(name: str, options: dict[str, Any], key: str, size: int) -> bool:
     return True
 
 
+def _candidates(options: dict[str, Any], key: str) -> list[Any]:
+    """The values of ``key`` to search: whole sizes, or for a transformer's
+    ``mlp_ratio`` every ratio that gives a whole MLP width up to 16 x ``dim``."""
+    if key == "mlp_ratio":
+        dim = options["dim"]
+        return [(width + 0.5) / dim for width in range(1, 16 * dim + 1)]
+    return list(range(1, MAX_SIZE + 1))
+
+
 def _nearest(name: str, vocab_size: int, options: dict[str, Any], key: str,
              target: int) -> dict[int, int]:
     """Parameter counts of the (at most two) valid sizes of ``key`` around ``target``."""
-    sizes = [s for s in range(1, MAX_SIZE + 1) if _valid(name, options, key, s)]
+    sizes = [s for s in _candidates(options, key) if _valid(name, options, key, s)]
     if not sizes:
         raise ConfigError(f"model {name!r}: no valid {key} with options {options}")
     low, high = 0, len(sizes) - 1  # bisect for the first size whose count >= target

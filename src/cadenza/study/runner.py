@@ -70,11 +70,22 @@ def _prepare(name: str, entry: dict[str, Any], folder: Path) -> None:
 
 def plan_sizes(spec: StudySpec, datasets: dict[str, PreparedDataset]
                ) -> dict[tuple[str, str], tuple[dict[str, Any], int]]:
-    """(dataset, model label) -> (sized options, parameter count); an impossible budget
-    is refused before anything trains."""
-    return {(name, m.label): match_size(m.name, len(data.vocab), m.options, spec.params,
-                                        spec.tolerance)
-            for name, data in datasets.items() for m in spec.models}
+    """(dataset, model label) -> (sized options, parameter count). Each model is sized
+    within half the tolerance of the budget, and the counts of every pair of models must
+    then differ by at most ``spec.tolerance`` of the smaller; an impossible budget is
+    refused before anything trains."""
+    sizes = {}
+    for name, data in datasets.items():
+        for m in spec.models:
+            sizes[(name, m.label)] = match_size(m.name, len(data.vocab), m.options,
+                                                spec.params, spec.tolerance / 2)
+        counts = {m.label: sizes[(name, m.label)][1] for m in spec.models}
+        low, high = min(counts.values()), max(counts.values())
+        if high - low > spec.tolerance * low:
+            raise ConfigError(f"impossible parameter budget {spec.params} on {name!r}: the "
+                              f"sized models differ by more than {spec.tolerance:.0%} "
+                              f"({', '.join(f'{k}: {v}' for k, v in counts.items())})")
+    return sizes
 
 
 def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print
