@@ -55,7 +55,7 @@ def test_smoke_study_end_to_end_then_resumed(bach_prepared, tmp_path, capsys):
     assert len(results["runs"]) == len(models) * len(raw["study"]["seeds"])
     assert (out / "nll_vs_params.png").stat().st_size > 1000
     page = (out / "report.html").read_text()
-    assert "pseudo-NLL" in page and "±" in page
+    assert "pseudo-NLL" in page and "±" in page and "music overlap, k=16" in page
     counts = {row["model"]: row["params"] for row in results["summary"]}
     assert set(counts) == set(models)
     for a in counts.values():  # every pair within ±5% of each other
@@ -68,10 +68,12 @@ def test_smoke_study_end_to_end_then_resumed(bach_prepared, tmp_path, capsys):
             assert run["nll"] is None and run["pseudo_nll"] > 0
             assert run["infill_conditional"] == "pseudo"
             assert run["continuation_nll_k8"] is None
+            assert 0 <= run["decoded_k8"] <= 1 and len(run["music_k8"]["samples"]) == 6
         else:
             assert run["pseudo_nll"] is None and run["nll"] > 0
             assert run["infill_conditional"] == "exact"
             assert run["continuation_nll_k8"] > 0
+            assert run["decoded_k8"] == 1 and 0 < run["overlap_k8"] <= 1
     for row in results["summary"]:
         assert row["infill_nats"]["n"] == 2 and row["infill_nats"]["sd"] >= 0
 

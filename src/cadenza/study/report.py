@@ -41,13 +41,30 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                           []).append(record)
     rows = []
     for (dataset, seq_len, model), runs in groups.items():
-        keys = [*MEASURES, *sorted(k for k in runs[0] if k.startswith("continuation_nll_"))]
+        keys = [*MEASURES, *_per_primer(runs[0])]
         rows.append({"dataset": dataset, "seq_len": seq_len, "model": model,
                      "name": runs[0]["name"], "contract": runs[0]["contract"],
                      "params": runs[0]["params"], "seeds": [r["seed"] for r in runs],
                      "infill_conditional": runs[0]["infill_conditional"],
                      **{k: mean_sd([r[k] for r in runs]) for k in keys}})
     return rows
+
+
+PER_PRIMER = {"continuation_nll_k": "continuation NLL, k=", "overlap_k": "music overlap, k=",
+              "decoded_k": "decodable share, k="}
+
+
+def _per_primer(row: dict[str, Any]) -> list[str]:
+    """Track (b)'s keys of a record or summary row, by measure then primer length."""
+    return [k for prefix in PER_PRIMER for k in sorted(
+        (k for k in row if k.startswith(prefix)), key=lambda k: int(k[len(prefix):]))]
+
+
+def _label(key: str) -> str:
+    for prefix, label in PER_PRIMER.items():
+        if key.startswith(prefix):
+            return label + key[len(prefix):]
+    return LABELS.get(key, key)
 
 
 def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]]
@@ -103,14 +120,17 @@ def render_html(name: str, summary: list[dict[str, Any]]) -> str:
              "<p>Mean ± s.d. over seeds. The autoregressive NLL and the masked model's "
              "pseudo-NLL are different quantities and stand in different columns. "
              "Infilling is exact for autoregressive models (enumerating x<sub>i</sub>) and "
-             "the masked model's own conditional otherwise.</p>",
+             "the masked model's own conditional otherwise. Music overlap: the mean "
+             "overlapping area, over the features of cadenza.evaluate.metrics, of sampled "
+             "continuations against the true ones (autoregressive models sample under the "
+             "codec's grammar; the masked model's Gibbs samples have none, and only "
+             "the decodable share counts).</p>",
              "<img src='nll_vs_params.png' alt='NLL vs parameters'>"]
     cells = sorted({(r["dataset"], r["seq_len"]) for r in summary})
     for dataset, seq_len in cells:
         rows = [r for r in summary if (r["dataset"], r["seq_len"]) == (dataset, seq_len)]
-        extra = sorted(k for k in rows[0] if k.startswith("continuation_nll_"))
-        keys = [*MEASURES, *extra]
-        head = "".join(f"<th>{html.escape(LABELS.get(k, k))}</th>" for k in keys)
+        keys = [*MEASURES, *_per_primer(rows[0])]
+        head = "".join(f"<th>{html.escape(_label(k))}</th>" for k in keys)
         parts.append(f"<h2>{html.escape(dataset)}, windows of {seq_len}</h2><table><tr>"
                      f"<th>model</th><th>params</th><th>seeds</th>{head}</tr>")
         for r in rows:

@@ -26,7 +26,12 @@ from cadenza.evaluate.infilling import infill_set, score_infilling
 from cadenza.safety import write_text
 from cadenza.study.budget import match_size
 from cadenza.study.spec import ModelEntry, StudySpec
-from cadenza.study.tracks import continuation_nll
+from cadenza.study.tracks import (
+    continuation_nll,
+    continuation_pieces,
+    continue_primers,
+    music_overlap,
+)
 from cadenza.train.checkpoint import MANIFEST, load_run
 from cadenza.train.config import from_dict
 from cadenza.train.logs import read_log
@@ -190,4 +195,12 @@ def score_run(spec: StudySpec, folder: Path, data: PreparedDataset) -> dict[str,
         result[f"continuation_nll_k{k}"] = (continuation_nll(run.model, data, "test", k,
                                                              spec.continuation)
                                             if autoregressive else None)
+        pieces = continuation_pieces(data, "test", k + spec.continuation,
+                                     spec.continuation_pieces)
+        samples = continue_primers(run.model, run.vocab, pieces, k, spec.continuation,
+                                   spec.gibbs_sweeps, run.config.train.seed)
+        music = music_overlap(run.codec, run.vocab, samples, pieces)
+        result[f"overlap_k{k}"] = music["overlap_mean"]
+        result[f"decoded_k{k}"] = music["decoded"] / max(music["sampled"], 1)
+        result[f"music_k{k}"] = {**music, "samples": samples}
     return result

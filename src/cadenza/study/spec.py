@@ -11,6 +11,7 @@
     seq_lens = [64]              # training window lengths (track d: one cell per length)
     primers = [8, 16, 32]        # track b: k primer tokens ...
     continuation = 32            # ... and the length of the scored continuation
+    continuation_pieces = 16     # ... sampled for this many held-out pieces
     infill_length = 64           # track c: positions in the first tokens of a piece
     infill_positions = 4         # ... this many per held-out piece
     gibbs_sweeps = 4             # the bidirectional model's continuation
@@ -47,7 +48,8 @@ from cadenza.study.budget import size_keys
 
 STUDY_KEYS = {"name": str, "seeds": list, "params": int, "tolerance": float,
               "search_trials": int, "seq_lens": list, "primers": list, "continuation": int,
-              "infill_length": int, "infill_positions": int, "gibbs_sweeps": int}
+              "infill_length": int, "infill_positions": int, "gibbs_sweeps": int,
+              "continuation_pieces": int}
 
 
 @dataclass
@@ -84,6 +86,7 @@ class StudySpec:
     infill_length: int = 64
     infill_positions: int = 4
     gibbs_sweeps: int = 4
+    continuation_pieces: int = 16
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,7 +124,7 @@ def parse_study(raw: dict[str, Any], folder: Path, where: str = "study") -> Stud
             raise ConfigError(f"{where}: study.{key} must be a non-empty list of integers "
                               f">= 0, got {values!r}")
     for key in ("params", "continuation", "infill_length", "infill_positions",
-                "gibbs_sweeps"):
+                "gibbs_sweeps", "continuation_pieces"):
         if key in head and head[key] < 1:
             raise ConfigError(f"{where}: study.{key} must be >= 1, got {head[key]!r}")
     if not 0 < head.get("tolerance", 0.05) < 1:

@@ -41,3 +41,60 @@ def continuation_nll(model: SequenceModel, dataset: PreparedDataset, split: str,
         model.train(was_training)
     nats = total / count
     return nats if math.isfinite(nats) else None
+
+
+def continuation_pieces(dataset: PreparedDataset, split: str, span: int,
+                        limit: int) -> list[np.ndarray]:
+    """The first ``span`` tokens of at most ``limit`` untransposed pieces of ``split``
+    at least that long (the same pieces for every model)."""
+    rows = [np.asarray(dataset.tokens(i)[:span], dtype=np.int64)
+            for i in dataset.indices(split, augmented=False) if len(dataset.tokens(i)) >= span]
+    return rows[:limit]
+
+
+def continue_primers(model: torch.nn.Module, vocab, pieces: list[np.ndarray], primer: int,
+                     length: int, sweeps: int, seed: int) -> list[list[int]]:
+    """Each piece's first ``primer`` tokens continued by ``length`` sampled ones: drawn
+    left to right by an autoregressive model (under the codec's grammar where it has
+    one, as ``cadenza generate`` draws), resampled for ``sweeps`` Gibbs sweeps by a
+    masked one (which has no grammar: what it writes may not decode)."""
+    from cadenza.generate.decode import sample
+    from cadenza.generate.gibbs import gibbs_continue
+
+    out = []
+    for index, ids in enumerate(pieces):
+        head = ids[:primer]
+        if model.contract == "autoregressive":
+            row = sample(model, vocab, prompt_ids=head.tolist(), max_tokens=primer + length,
+                         seed=seed + index)[0]
+        else:
+            row = gibbs_continue(model, torch.from_numpy(head), length, sweeps,
+                                 seed=seed + index).tolist()
+        out.append([int(t) for t in row])
+    return out
+
+
+def music_overlap(codec, vocab, generated: list[list[int]], real: list[np.ndarray]
+                  ) -> dict[str, object]:
+    """Per-feature overlapping area of the metrics of the sampled continuations against
+    the true ones (primer included in both), their mean, and how many decoded."""
+    from cadenza.errors import CadenzaError
+    from cadenza.evaluate.distances import compare_sets, mean_overlap
+    from cadenza.evaluate.metrics import compute_all
+
+    def features(rows) -> list[dict[str, float]]:
+        found = []
+        for row in rows:
+            try:
+                score = codec.decode(vocab.decode([int(t) for t in row]))
+            except (CadenzaError, ValueError, KeyError, IndexError):
+                continue  # a sequence that is not music: counted by what is missing
+            if len(score.notes):
+                found.append(compute_all(score))
+        return found
+
+    ours, theirs = features(generated), features(real)
+    table = compare_sets(ours, theirs) if len(ours) > 1 and len(theirs) > 1 else {}
+    return {"overlap_mean": mean_overlap(table) if table else None,
+            "overlap": {k: v["overlapping_area"] for k, v in table.items()},
+            "decoded": len(ours), "sampled": len(generated)}
