@@ -44,7 +44,7 @@ system-deps:
 # overlay of the true and the model's continuation); the same piece's first 25 notes
 # continued by 200 notes of the shipped six-head note model; then a tiny chorale model
 # trained in two DDP processes, and a 4-trial hyperparameter search (results.csv, plots,
-# best.json).
+# best.json); the smoke four-way study (demo/study/report.html).
 demo: $(STAMP) system-deps
 	$(BIN)/cadenza generate --n 4 --seed 1 --temperature 0.9 --out demo/generated
 	$(BIN)/cadenza harmonize src/cadenza/examples/twinkle.musicxml --out demo/harmonized
@@ -60,6 +60,8 @@ demo: $(STAMP) system-deps
 		--set train.batch_size=8 --set train.max_steps=40 --set train.eval_every=20 --quiet
 	$(BIN)/cadenza search --preset tiny --data demo/chorales --trials 4 --out demo/search \
 		--set train.max_steps=40 --set train.eval_every=20
+	rm -rf demo/study
+	$(BIN)/cadenza study studies/four-way-smoke.toml --out demo/study
 
 test: $(DEV_STAMP) system-deps
 	$(BIN)/python -m pytest
