@@ -129,6 +129,33 @@ def test_empty_dataset_is_refused(satb_folder, tmp_path, capsys):
     assert "is empty: no test pieces" in _refused(spec, tmp_path, capsys)
 
 
-def test_search_trials_not_wired_is_refused(bach_prepared, tmp_path, capsys):
+def test_search_without_a_space_or_over_a_size_is_refused(bach_prepared, tmp_path, capsys):
     _, spec = _smoke_on(bach_prepared[0], tmp_path, search_trials=4)
-    assert "search_trials is not wired" in _refused(spec, tmp_path, capsys)
+    assert "needs study.search_space" in _refused(spec, tmp_path, capsys)
+    (tmp_path / "sizes.toml").write_text('[params]\n"model.hidden" = { low = 8, high = 64 }\n')
+    _, spec = _smoke_on(bach_prepared[0], tmp_path, search_trials=4,
+                        search_space="sizes.toml")
+    assert "not model.hidden" in _refused(spec, tmp_path, capsys)
+
+
+def test_every_model_gets_the_same_search_budget(bach_prepared, tmp_path, capsys):
+    raw, spec = _smoke_on(bach_prepared[0], tmp_path, search_trials=2, seeds=[0],
+                          search_space=str(ROOT / "studies" / "four-way-space.toml"))
+    raw["models"] = {k: raw["models"][k] for k in ("lstm", "bilstm")}
+    spec = _write(tmp_path / "search.toml", raw)
+    out = tmp_path / "study"
+    assert main(["study", str(spec), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.count("search ") == 2
+    for label in ("lstm", "bilstm"):
+        trials = (out / "search" / "chorales" / label / "results.csv").read_text()
+        assert len(trials.strip().splitlines()) == 1 + 2  # header and two trials
+        best = json.loads((out / "search" / "chorales" / label / "study-search.json")
+                          .read_text())
+        run = out / "runs" / "chorales" / "L32" / label / "seed-0"
+        config = json.loads((run / "config.json").read_text())
+        assert config["train"]["lr"] == best["params"]["train.lr"]
+        assert config["model"]["dropout"] == best["params"]["model.dropout"]
+        assert json.loads((run / "study-run.json").read_text())["search"] == best
+    assert main(["study", str(spec), "--out", str(out)]) == 0  # the searches are kept
+    assert "search " not in capsys.readouterr().out

@@ -25,6 +25,7 @@ from cadenza.errors import ConfigError
 from cadenza.evaluate.infilling import infill_set, score_infilling
 from cadenza.safety import write_text
 from cadenza.study.budget import match_size
+from cadenza.study.search import apply_setting, best_setting, study_space
 from cadenza.study.spec import ModelEntry, StudySpec
 from cadenza.study.tracks import (
     continuation_nll,
@@ -97,10 +98,19 @@ def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print
               ) -> list[dict[str, Any]]:
     """Train and score every run of the study (keeping finished ones); returns the
     records of every run."""
+    space = study_space(spec)  # a bad space is refused before anything trains
     datasets = prepare_datasets(spec, out)
     sizes = plan_sizes(spec, datasets)
     records = []
     for name, data in datasets.items():
+        searched = {}
+        for model in spec.models if space is not None else ():
+            base = run_config(spec, data, model, sizes[(name, model.label)][0],
+                              spec.seq_lens[0], spec.seeds[0])
+            if not (out / "search" / name / model.label / "study-search.json").is_file():
+                say(f"search {model.label} on {name}: {spec.search_trials} trials")
+            searched[model.label] = best_setting(spec, space, data, model, base,
+                                                 out / "search" / name / model.label)
         for seq_len in spec.seq_lens:
             for model in spec.models:
                 for seed in spec.seeds:
@@ -110,7 +120,7 @@ def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print
                     else:
                         options, count = sizes[(name, model.label)]
                         _train_and_score(spec, data, model, options, count, seq_len, seed,
-                                         folder, say)
+                                         folder, say, searched.get(model.label))
                     record = json.loads((folder / DONE).read_text())
                     records.append({"dataset": name, **record})
     return records
@@ -130,9 +140,12 @@ def run_config(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
 
 def _train_and_score(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
                      options: dict[str, Any], count: int, seq_len: int, seed: int,
-                     folder: Path, say: Callable[[str], None]) -> None:
-    config = from_dict(run_config(spec, data, model, options, seq_len, seed),
-                       where=f"study run {model.label}")
+                     folder: Path, say: Callable[[str], None],
+                     searched: dict[str, Any] | None = None) -> None:
+    layout = run_config(spec, data, model, options, seq_len, seed)
+    if searched is not None:
+        layout = apply_setting(layout, searched["params"])
+    config = from_dict(layout, where=f"study run {model.label}")
     resume = (folder / MANIFEST).is_file()
     if not resume and folder.exists():  # stopped before its first checkpoint: start over
         shutil.rmtree(folder)
@@ -145,7 +158,8 @@ def _train_and_score(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
               "contract": "autoregressive" if model.autoregressive else "whole-sequence",
               "steps": summary["steps"], "stopped": summary["stopped"],
               "best_step": summary["best_step"], "wall_s": round(spent, 3),
-              "units_per_s": _throughput(folder), **score_run(spec, folder, data)}
+              "units_per_s": _throughput(folder), "search": searched,
+              **score_run(spec, folder, data)}
     write_text(folder / DONE, json.dumps(_finite(record), indent=1))
 
 

@@ -7,7 +7,8 @@
     seeds = [0, 1, 2]            # every model is trained once per seed
     params = 20000               # the parameter budget every model is sized to
     tolerance = 0.05             # ... within this share
-    search_trials = 0            # Optuna trials per model (not wired yet: must be 0)
+    search_trials = 8            # Optuna trials per (dataset, model): the same budget ...
+    search_space = "space.toml"  # ... over this space (train.* and model.dropout only)
     seq_lens = [64]              # training window lengths (track d: one cell per length)
     primers = [8, 16, 32]        # track b: k primer tokens ...
     continuation = 32            # ... and the length of the scored continuation
@@ -49,7 +50,7 @@ from cadenza.study.budget import size_keys
 STUDY_KEYS = {"name": str, "seeds": list, "params": int, "tolerance": float,
               "search_trials": int, "seq_lens": list, "primers": list, "continuation": int,
               "infill_length": int, "infill_positions": int, "gibbs_sweeps": int,
-              "continuation_pieces": int}
+              "continuation_pieces": int, "search_space": str}
 
 
 @dataclass
@@ -87,6 +88,7 @@ class StudySpec:
     infill_positions: int = 4
     gibbs_sweeps: int = 4
     continuation_pieces: int = 16
+    search_space: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,9 +131,8 @@ def parse_study(raw: dict[str, Any], folder: Path, where: str = "study") -> Stud
             raise ConfigError(f"{where}: study.{key} must be >= 1, got {head[key]!r}")
     if not 0 < head.get("tolerance", 0.05) < 1:
         raise ConfigError(f"{where}: study.tolerance must be in (0, 1)")
-    if head.get("search_trials", 0):
-        raise ConfigError(f"{where}: study.search_trials is not wired to the Optuna search "
-                          "yet; set it to 0 (every model trains with the [train] settings)")
+    if head.get("search_trials", 0) < 0:
+        raise ConfigError(f"{where}: study.search_trials must be >= 0")
     datasets = raw.get("datasets", {})
     if not datasets or not all(isinstance(d, dict) for d in datasets.values()):
         raise ConfigError(f"{where}: no datasets; add [datasets.NAME] with path = FOLDER "
