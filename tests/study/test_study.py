@@ -54,8 +54,16 @@ def test_smoke_study_end_to_end_then_resumed(bach_prepared, tmp_path, capsys):
     models = [m for m in raw["models"]]
     assert len(results["runs"]) == len(models) * len(raw["study"]["seeds"])
     assert (out / "nll_vs_params.png").stat().st_size > 1000
+    assert (out / "nll_vs_wall_time.png").stat().st_size > 1000
+    for rank in results["ranking"]:  # every pair judged against the seed spread
+        n = len(rank["order"])
+        assert len(rank["pairs"]) == n * (n - 1) // 2
+        assert all(p["clear"] == (p["gap"] > p["spread"]) for p in rank["pairs"])
+    nll = next(r for r in results["ranking"] if r["measure"] == "nll")
+    assert "bilstm" not in nll["order"] and len(nll["order"]) == 3
     page = (out / "report.html").read_text()
     assert "pseudo-NLL" in page and "±" in page and "music overlap, k=16" in page
+    assert "seed-to-seed spread" in page or "within the spread" in page
     counts = {row["model"]: row["params"] for row in results["summary"]}
     assert set(counts) == set(models)
     for a in counts.values():  # every pair within ±5% of each other
@@ -159,3 +167,19 @@ def test_every_model_gets_the_same_search_budget(bach_prepared, tmp_path, capsys
         assert json.loads((run / "study-run.json").read_text())["search"] == best
     assert main(["study", str(spec), "--out", str(out)]) == 0  # the searches are kept
     assert "search " not in capsys.readouterr().out
+
+
+def test_a_bidirectional_run_is_evaluated_but_never_sampled_left_to_right(
+        bach_prepared, tmp_path, capsys):
+    raw, _ = _smoke_on(bach_prepared[0], tmp_path, seeds=[0])
+    raw["models"] = {"bilstm": raw["models"]["bilstm"]}
+    spec = _write(tmp_path / "bi.toml", raw)
+    assert main(["study", str(spec), "--out", str(tmp_path / "study")]) == 0
+    run = tmp_path / "study" / "runs" / "chorales" / "L32" / "bilstm" / "seed-0"
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--split", "test"]) == 0
+    assert "pseudo nats/tok" in capsys.readouterr().out
+    assert main(["generate", str(run), "--out", str(tmp_path / "gen")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"cadenza: error: {run} holds a whole-sequence model (bilstm), which "
+                   "cannot sample left to right")

@@ -167,4 +167,5 @@ EVALUATE_LINES = (
     ("nll", "nats/note"), *((f, f"  {f}") for f in ("pitch", "step", "duration", "interval",
                                                     "velocity", "polyphony")),
     ("pitch_accuracy", "pitch accuracy"),
+    ("infill_nats", "pseudo nats/tok"),  # a masked (bidirectional) model: one hidden token
 )

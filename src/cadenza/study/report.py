@@ -67,21 +67,56 @@ def _label(key: str) -> str:
     return LABELS.get(key, key)
 
 
+RANKED = ("nll", "infill_nats")  # lower is better
+
+
+def ranking(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per dataset, window length and measure: the models from best to worst, and for
+    each pair whether the gap between their means is larger than the seed-to-seed
+    spread (the sum of their s.d.s: their mean ± s.d. intervals do not overlap);
+    ``clear`` is None with fewer than two seeds."""
+    out = []
+    for cell in sorted({(r["dataset"], r["seq_len"]) for r in summary}):
+        rows = [r for r in summary if (r["dataset"], r["seq_len"]) == cell]
+        for key in RANKED:
+            scored = sorted((r for r in rows if r[key] is not None),
+                            key=lambda r: r[key]["mean"])
+            pairs = []
+            for i, a in enumerate(scored):
+                for b in scored[i + 1:]:
+                    gap = b[key]["mean"] - a[key]["mean"]
+                    spread = a[key]["sd"] + b[key]["sd"]
+                    seeds = min(a[key]["n"], b[key]["n"])
+                    pairs.append({"better": a["model"], "worse": b["model"], "gap": gap,
+                                  "spread": spread,
+                                  "clear": gap > spread if seeds > 1 else None})
+            out.append({"dataset": cell[0], "seq_len": cell[1], "measure": key,
+                        "order": [r["model"] for r in scored], "pairs": pairs})
+    return out
+
+
 def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]]
                   ) -> dict[str, Any]:
     """``results.json``, ``nll_vs_params.png`` and ``report.html`` in ``out``."""
     summary = summarise(records)
-    results = {"study": study, "runs": records, "summary": summary}
+    ranks = ranking(summary)
+    results = {"study": study, "runs": records, "summary": summary, "ranking": ranks}
     write_text(out / "results.json", json.dumps(results, indent=1))
     plot_nll_vs_params(summary, out / "nll_vs_params.png")
+    plot_against(summary, "wall_s", out / "nll_vs_wall_time.png")
     write_text(out / "report.html", render_html(study.get("study", {}).get("name", "study"),
-                                                summary))
+                                                summary, ranks))
     return results
 
 
 def plot_nll_vs_params(summary: list[dict[str, Any]], path: Path) -> None:
     """Test NLL (autoregressive) and infilling NLL (all) against parameters, one point
     per model with its seed-to-seed s.d. as the error bar."""
+    plot_against(summary, "params", path)
+
+
+def plot_against(summary: list[dict[str, Any]], x: str, path: Path) -> None:
+    """Test NLL and infilling NLL against ``x`` (``params``, or the mean ``wall_s``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,11 +128,13 @@ def plot_nll_vs_params(summary: list[dict[str, Any]], path: Path) -> None:
             value = row[key]
             if value is None:
                 continue
-            ax.errorbar(row["params"], value["mean"], yerr=value["sd"], fmt="o", capsize=3,
+            where = row[x] if x == "params" else row[x]["mean"]
+            ax.errorbar(where, value["mean"], yerr=value["sd"], fmt="o", capsize=3,
                         label=f"{row['dataset']} L{row['seq_len']} {row['model']}")
-        ax.set_xlabel("parameters")
+        name = "parameters" if x == "params" else LABELS[x]
+        ax.set_xlabel(name)
         ax.set_ylabel(LABELS[key])
-        ax.set_title(LABELS[key] + " vs parameters")
+        ax.set_title(f"{LABELS[key]} vs {name}")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -111,7 +148,15 @@ def _cell(value: dict[str, Any] | None) -> str:
     return f"{value['mean']:.4g} ± {value['sd']:.2g}"
 
 
-def render_html(name: str, summary: list[dict[str, Any]]) -> str:
+def _pair(pair: dict[str, Any]) -> str:
+    verdict = {True: "larger than the seed-to-seed spread", False: "within the spread",
+               None: "one seed: no spread"}[pair["clear"]]
+    return (f"{html.escape(pair['better'])} vs {html.escape(pair['worse'])}: "
+            f"{pair['gap']:.3g} ({verdict}, {pair['spread']:.2g})")
+
+
+def render_html(name: str, summary: list[dict[str, Any]],
+                ranks: list[dict[str, Any]] | None = None) -> str:
     """Tables of mean ± s.d. over seeds, one per dataset and sequence length."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}"
              "</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;"
@@ -125,7 +170,8 @@ def render_html(name: str, summary: list[dict[str, Any]]) -> str:
              "continuations against the true ones (autoregressive models sample under the "
              "codec's grammar; the masked model's Gibbs samples have none, and only "
              "the decodable share counts).</p>",
-             "<img src='nll_vs_params.png' alt='NLL vs parameters'>"]
+             "<img src='nll_vs_params.png' alt='NLL vs parameters'>",
+             "<img src='nll_vs_wall_time.png' alt='NLL vs wall time'>"]
     cells = sorted({(r["dataset"], r["seq_len"]) for r in summary})
     for dataset, seq_len in cells:
         rows = [r for r in summary if (r["dataset"], r["seq_len"]) == (dataset, seq_len)]
@@ -138,5 +184,10 @@ def render_html(name: str, summary: list[dict[str, Any]]) -> str:
             parts.append(f"<tr><th>{html.escape(r['model'])} ({html.escape(r['name'])})</th>"
                          f"<td>{r['params']}</td><td>{len(r['seeds'])}</td>{values}</tr>")
         parts.append("</table>")
+        for rank in ranks or ():
+            if (rank["dataset"], rank["seq_len"]) == (dataset, seq_len) and rank["pairs"]:
+                parts.append(f"<p><b>{html.escape(LABELS[rank['measure']])}</b>: "
+                             f"{' &lt; '.join(map(html.escape, rank['order']))}. "
+                             + "; ".join(_pair(p) for p in rank["pairs"]) + ".</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
