@@ -97,3 +97,14 @@ def test_gibbs_continuation_keeps_the_primer_and_resamples_the_future():
     assert not torch.equal(one, gibbs_continue(model, primer, length=10, sweeps=3, seed=2))
     with pytest.raises(ConfigError, match="sweeps"):
         gibbs_continue(model, primer, length=10, sweeps=0)
+
+
+def test_run_timing_adds_up_resumed_sessions(tmp_path):
+    from cadenza.train.logs import run_timing
+
+    log = tmp_path / "log.csv"
+    log.write_text("step,epoch,lr,train_loss,val_nats,val_accuracy,tokens_per_s,seconds\n"
+                   "1,0,0.1,3.0,,,100,1.5\n2,0,0.1,2.9,,,300,3.0\n2,0,,,2.8,0.1,,\n"
+                   "3,0,0.1,2.8,,,200,0.5\n4,0,0.1,2.7,,,400,2.0\n")
+    assert run_timing(log) == {"wall_s": 5.0, "units_per_s": 250.0}
+    assert run_timing(tmp_path / "missing.csv") == {"wall_s": None, "units_per_s": None}

@@ -179,6 +179,14 @@ def test_a_bidirectional_run_is_evaluated_but_never_sampled_left_to_right(
     capsys.readouterr()
     assert main(["evaluate", str(run), "--split", "test"]) == 0
     assert "pseudo nats/tok" in capsys.readouterr().out
+    lstm = tmp_path / "lstm"
+    assert main(["train", "--preset", "tiny", "--data", str(bach_prepared[0]), "--out",
+                 str(lstm), "--set", "train.max_steps=20", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(lstm)]) == 0  # wall time and throughput beside each run
+    head, row = capsys.readouterr().out.strip().splitlines()
+    assert head.split()[-3:] == ["train", "s", "units/s"]
+    assert float(row.split()[-2]) > 0 and float(row.split()[-1]) > 0
     assert main(["generate", str(run), "--out", str(tmp_path / "gen")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"cadenza: error: {run} holds a whole-sequence model (bilstm), which "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ from cadenza.study.tracks import (
 )
 from cadenza.train.checkpoint import MANIFEST, load_run
 from cadenza.train.config import from_dict
-from cadenza.train.logs import read_log
+from cadenza.train.logs import run_timing
 from cadenza.train.loop import objective_for, train
 
 DONE = "study-run.json"
@@ -158,7 +157,7 @@ def _train_and_score(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
               "contract": "autoregressive" if model.autoregressive else "whole-sequence",
               "steps": summary["steps"], "stopped": summary["stopped"],
               "best_step": summary["best_step"], "wall_s": round(spent, 3),
-              "units_per_s": _throughput(folder), "search": searched,
+              "units_per_s": run_timing(folder / "log.csv")["units_per_s"], "search": searched,
               **score_run(spec, folder, data)}
     write_text(folder / DONE, json.dumps(_finite(record), indent=1))
 
@@ -178,13 +177,6 @@ def _add_wall_time(folder: Path, seconds: float) -> float:
     total = seconds + (json.loads(path.read_text())["seconds"] if path.is_file() else 0.0)
     write_text(path, json.dumps({"seconds": total}))
     return total
-
-
-def _throughput(folder: Path) -> float | None:
-    """The median training units (tokens, hidden tokens) per second over the log rows."""
-    rates = [float(r["tokens_per_s"]) for r in read_log(folder / "log.csv")
-             if r.get("tokens_per_s")]
-    return round(statistics.median(rates), 1) if rates else None
 
 
 @torch.no_grad()
