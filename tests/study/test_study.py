@@ -64,6 +64,13 @@ def test_smoke_study_end_to_end_then_resumed(bach_prepared, tmp_path, capsys):
     page = (out / "report.html").read_text()
     assert "pseudo-NLL" in page and "±" in page and "music overlap, k=16" in page
     assert "seed-to-seed spread" in page or "within the spread" in page
+    # each model's continuation of the same primer beside the true one: roll and MIDI
+    for stem in ("chorales-truth", "chorales-32-rnn", "chorales-32-lstm",
+                 "chorales-32-transformer"):
+        assert (out / "continuations" / f"{stem}.png").stat().st_size > 1000
+        assert f"continuations/{stem}.mid" in page
+    bilstm = (out / "continuations" / "chorales-32-bilstm.png").is_file()
+    assert bilstm or "does not decode" in page
     counts = {row["model"]: row["params"] for row in results["summary"]}
     assert set(counts) == set(models)
     for a in counts.values():  # every pair within ±5% of each other

@@ -20,7 +20,9 @@ def register(commands) -> None:
 
 def run_study(args: argparse.Namespace) -> int:
     from cadenza.io.atomic import folder_lock, make_folder
+    from cadenza.study.listen import write_continuations
     from cadenza.study.report import write_results
+    from cadenza.study.runner import prepare_datasets, true_continuations
     from cadenza.study.runner import run_study as run
     from cadenza.study.spec import load_study
 
@@ -28,7 +30,9 @@ def run_study(args: argparse.Namespace) -> int:
     make_folder(args.out)
     with folder_lock(args.out, wait=False, what="study"):
         records = run(spec, args.out)
-        write_results(args.out, spec.raw, records)
+        truth = true_continuations(spec, prepare_datasets(spec, args.out))
+        listen = write_continuations(args.out, records, spec.primers[0], truth)
+        write_results(args.out, spec.raw, records, listen)
     print(f"study {spec.name}: {len(records)} runs; report in {args.out / 'report.html'}, "
           f"every number in {args.out / 'results.json'}")
     return 0

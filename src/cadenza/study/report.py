@@ -95,8 +95,8 @@ def ranking(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]]
-                  ) -> dict[str, Any]:
+def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]],
+                  listen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``results.json``, ``nll_vs_params.png`` and ``report.html`` in ``out``."""
     summary = summarise(records)
     ranks = ranking(summary)
@@ -105,7 +105,7 @@ def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]
     plot_nll_vs_params(summary, out / "nll_vs_params.png")
     plot_against(summary, "wall_s", out / "nll_vs_wall_time.png")
     write_text(out / "report.html", render_html(study.get("study", {}).get("name", "study"),
-                                                summary, ranks))
+                                                summary, ranks, listen))
     return results
 
 
@@ -156,7 +156,8 @@ def _pair(pair: dict[str, Any]) -> str:
 
 
 def render_html(name: str, summary: list[dict[str, Any]],
-                ranks: list[dict[str, Any]] | None = None) -> str:
+                ranks: list[dict[str, Any]] | None = None,
+                listen: list[dict[str, Any]] | None = None) -> str:
     """Tables of mean ± s.d. over seeds, one per dataset and sequence length."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}"
              "</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;"
@@ -189,5 +190,16 @@ def render_html(name: str, summary: list[dict[str, Any]],
                 parts.append(f"<p><b>{html.escape(LABELS[rank['measure']])}</b>: "
                              f"{' &lt; '.join(map(html.escape, rank['order']))}. "
                              + "; ".join(_pair(p) for p in rank["pairs"]) + ".</p>")
+    if listen:
+        parts.append("<h2>Each model's continuation of the same primer</h2>")
+    for entry in listen or ():
+        parts.append(f"<h3>{html.escape(entry['title'])}</h3>")
+        if entry["png"] is None:
+            parts.append(f"<p>{html.escape(entry.get('error', 'nothing decoded'))}</p>")
+            continue
+        parts.append(f"<img src='{entry['png']}' alt='{html.escape(entry['title'])}'>")
+        if entry["wav"] is not None:
+            parts.append(f"<audio controls src='{entry['wav']}'></audio>")
+        parts.append(f"<a href='{entry['mid']}'>MIDI</a>")
     parts.append("</body></html>")
     return "\n".join(parts)

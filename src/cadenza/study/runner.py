@@ -125,6 +125,19 @@ def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print
     return records
 
 
+def true_continuations(spec: StudySpec, datasets: dict[str, PreparedDataset]
+                       ) -> dict[str, list[int]]:
+    """Per dataset, the true tokens of the first piece every model continued (first
+    primer length): what the report shows beside the models' continuations."""
+    k = spec.primers[0]
+    found = {}
+    for name, data in datasets.items():
+        pieces = continuation_pieces(data, "test", k + spec.continuation, 1)
+        if pieces:
+            found[name] = [int(t) for t in pieces[0]]
+    return found
+
+
 def run_config(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
                options: dict[str, Any], seq_len: int, seed: int) -> dict[str, Any]:
     """The run's config in the file layout of ``config.json``."""
