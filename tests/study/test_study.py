@@ -51,17 +51,18 @@ def test_smoke_study_end_to_end_then_resumed(bach_prepared, tmp_path, capsys):
     out = tmp_path / "study"
     assert main(["study", str(spec), "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
+    page = (out / "report.html").read_text()
     models = [m for m in raw["models"]]
     assert len(results["runs"]) == len(models) * len(raw["study"]["seeds"])
     assert (out / "nll_vs_params.png").stat().st_size > 1000
     assert (out / "nll_vs_wall_time.png").stat().st_size > 1000
+    assert (out / "overlaps.png").stat().st_size > 1000 and "overlaps.png" in page
     for rank in results["ranking"]:  # every pair judged against the seed spread
         n = len(rank["order"])
         assert len(rank["pairs"]) == n * (n - 1) // 2
         assert all(p["clear"] == (p["gap"] > p["spread"]) for p in rank["pairs"])
     nll = next(r for r in results["ranking"] if r["measure"] == "nll")
     assert "bilstm" not in nll["order"] and len(nll["order"]) == 3
-    page = (out / "report.html").read_text()
     assert "pseudo-NLL" in page and "±" in page and "music overlap, k=16" in page
     assert "seed-to-seed spread" in page or "within the spread" in page
     # each model's continuation of the same primer beside the true one: roll and MIDI

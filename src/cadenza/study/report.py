@@ -104,8 +104,11 @@ def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]
     write_text(out / "results.json", json.dumps(results, indent=1))
     plot_nll_vs_params(summary, out / "nll_vs_params.png")
     plot_against(summary, "wall_s", out / "nll_vs_wall_time.png")
+    primers = sorted(int(k[len("music_k"):]) for k in (records[0] if records else {})
+                     if k.startswith("music_k"))
+    overlaps = bool(primers) and plot_overlaps(records, primers[0], out / "overlaps.png")
     write_text(out / "report.html", render_html(study.get("study", {}).get("name", "study"),
-                                                summary, ranks, listen))
+                                                summary, ranks, listen, overlaps))
     return results
 
 
@@ -142,6 +145,42 @@ def plot_against(summary: list[dict[str, Any]], x: str, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_overlaps(records: list[dict[str, Any]], primer: int, path: Path) -> bool:
+    """Per feature, the overlapping area of each model's sampled continuations (after
+    ``primer`` tokens) with the true ones, mean over seeds, one panel per dataset and
+    window length; False (nothing drawn) when no model's samples decoded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cells: dict[tuple, dict[str, list[dict[str, float]]]] = {}
+    for r in records:
+        overlap = (r.get(f"music_k{primer}") or {}).get("overlap")
+        if overlap:
+            cells.setdefault((r["dataset"], r["seq_len"]), {}).setdefault(
+                r["model"], []).append(overlap)
+    if not cells:
+        return False
+    fig, axes = plt.subplots(len(cells), 1, figsize=(12, 3.5 * len(cells)), squeeze=False)
+    for ax, ((dataset, seq_len), models) in zip(axes[:, 0], sorted(cells.items())):
+        features = sorted({f for runs in models.values() for o in runs for f in o})
+        width = 0.8 / len(models)
+        for i, (model, runs) in enumerate(sorted(models.items())):
+            means = [statistics.fmean(o[f] for o in runs if f in o) for f in features]
+            ax.bar(np.arange(len(features)) + i * width, means, width, label=model)
+        ax.set_xticks(np.arange(len(features)) + 0.4 - width / 2, features, rotation=30,
+                      ha="right", fontsize=7)
+        ax.set_ylabel("overlapping area")
+        ax.set_title(f"{dataset}, windows of {seq_len}: continuations after {primer} tokens")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def _cell(value: dict[str, Any] | None) -> str:
     if value is None:
         return "—"
@@ -157,7 +196,7 @@ def _pair(pair: dict[str, Any]) -> str:
 
 def render_html(name: str, summary: list[dict[str, Any]],
                 ranks: list[dict[str, Any]] | None = None,
-                listen: list[dict[str, Any]] | None = None) -> str:
+                listen: list[dict[str, Any]] | None = None, overlaps: bool = False) -> str:
     """Tables of mean ± s.d. over seeds, one per dataset and sequence length."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}"
              "</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;"
@@ -173,6 +212,8 @@ def render_html(name: str, summary: list[dict[str, Any]],
              "the decodable share counts).</p>",
              "<img src='nll_vs_params.png' alt='NLL vs parameters'>",
              "<img src='nll_vs_wall_time.png' alt='NLL vs wall time'>"]
+    if overlaps:
+        parts.append("<img src='overlaps.png' alt='overlapping area per feature'>")
     cells = sorted({(r["dataset"], r["seq_len"]) for r in summary})
     for dataset, seq_len in cells:
         rows = [r for r in summary if (r["dataset"], r["seq_len"]) == (dataset, seq_len)]
