@@ -6,6 +6,8 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from cadenza.cli import main
 from cadenza.config import DataConfig
 
@@ -199,3 +201,14 @@ def test_a_bidirectional_run_is_evaluated_but_never_sampled_left_to_right(
     err = capsys.readouterr().err.strip()
     assert err == (f"cadenza: error: {run} holds a whole-sequence model (bilstm), which "
                    "cannot sample left to right")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("primers", [0, 8], "study.primers must be a non-empty list of integers >= 1"),
+    ("seeds", [], "study.seeds must be a non-empty list"),
+    ("tolerance", 1.5, "study.tolerance must be in (0, 1)"),
+    ("params", 0, "study.params must be >= 1"),
+])
+def test_bad_study_values_are_refused(bach_prepared, tmp_path, capsys, key, value, message):
+    _, spec = _smoke_on(bach_prepared[0], tmp_path, **{key: value})
+    assert message in _refused(spec, tmp_path, capsys)

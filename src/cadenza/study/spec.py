@@ -119,12 +119,12 @@ def parse_study(raw: dict[str, Any], folder: Path, where: str = "study") -> Stud
             head[key] = value = float(value)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ConfigError(f"{where}: study.{key} must be {kind.__name__}, got {value!r}")
-    for key in ("seeds", "seq_lens", "primers"):
-        values = head.get(key, [1])
-        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    for key, low in (("seeds", 0), ("seq_lens", 2), ("primers", 1)):
+        values = head.get(key, [low])
+        if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low
                                  for v in values):
             raise ConfigError(f"{where}: study.{key} must be a non-empty list of integers "
-                              f">= 0, got {values!r}")
+                              f">= {low}, got {values!r}")
     for key in ("params", "continuation", "infill_length", "infill_positions",
                 "gibbs_sweeps", "continuation_pieces"):
         if key in head and head[key] < 1:
