@@ -46,7 +46,7 @@ system-deps:
 # bars of the shipped MidiTok transformer; samples and an interpolation from the
 # piano-roll VAE, a reconstruction and a sample from the mel VAE; then a tiny chorale
 # model trained in two DDP processes, and a 4-trial hyperparameter search (results.csv,
-# plots, best.json).
+# plots, best.json); the smoke four-way study (demo/study/report.html).
 demo: $(STAMP) system-deps
 	$(BIN)/cadenza generate --n 4 --seed 1 --temperature 0.9 --out demo/generated
 	$(BIN)/cadenza harmonize src/cadenza/examples/twinkle.musicxml --out demo/harmonized
@@ -72,6 +72,8 @@ demo: $(STAMP) system-deps
 		--set train.batch_size=8 --set train.max_steps=40 --set train.eval_every=20 --quiet
 	$(BIN)/cadenza search --preset tiny --data demo/chorales --trials 4 --out demo/search \
 		--set train.max_steps=40 --set train.eval_every=20
+	rm -rf demo/study
+	$(BIN)/cadenza study studies/four-way-smoke.toml --out demo/study
 
 test: $(DEV_STAMP) system-deps
 	$(BIN)/python -m pytest

@@ -109,7 +109,12 @@ def _load(run: Path | None) -> Any:
         from cadenza.train.checkpoint import load_run
     except ImportError:
         raise CadenzaError("loading runs needs cadenza.train, which is not installed") from None
-    return load_run(run if run is not None else default_run())
+    loaded = load_run(run if run is not None else default_run())
+    contract = getattr(loaded.model, "contract", "autoregressive")
+    if contract != "autoregressive":  # a bidirectional or VAE model has no next step
+        raise CadenzaError(f"{loaded.path} holds a {contract} model "
+                           f"({loaded.config.model.name}), which cannot sample left to right")
+    return loaded
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -60,9 +60,10 @@ def run_compare(args: argparse.Namespace) -> int:
     from cadenza.evaluate.likelihood import evaluate_nll
     from cadenza.models import count_parameters
     from cadenza.train.checkpoint import load_run
+    from cadenza.train.logs import run_timing
 
     print(f"{'run':40} {'model':12} {'params':>9} {'val nats':>9} {'test nats':>9} "
-          f"{'bits':>6} {'ppl':>6} {'acc':>6} {'mean OA':>8}")
+          f"{'bits':>6} {'ppl':>6} {'acc':>6} {'mean OA':>8} {'train s':>8} {'units/s':>8}")
     for path in args.runs:
         run = load_run(path)
         dataset = run_dataset(run, args.data)
@@ -73,11 +74,17 @@ def run_compare(args: argparse.Namespace) -> int:
         if report.exists():
             summary = json.loads(report.read_text())["set_comparison"]
             overlap = f"{summary['mean_overlap_generated']:.3f}"
+        timing = run_timing(Path(path) / "log.csv")  # wall time, throughput of training
         print(f"{str(path)[-40:]:40} {run.config.model.name:12} "
               f"{count_parameters(run.model):9,d} {val['nats']:9.3f} {test['nats']:9.3f} "
               f"{test['bits']:6.3f} {test['perplexity']:6.3f} {test['accuracy']:6.3f} "
-              f"{overlap:>8}")
+              f"{overlap:>8} {_number(timing['wall_s'], '.2f'):>8} "
+              f"{_number(timing['units_per_s'], '.0f'):>8}")
     return 0
+
+
+def _number(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
 
 
 def _refuse_note_runs(run: Path) -> None:

@@ -176,4 +176,5 @@ EVALUATE_LINES = (
     ("pitch_accuracy", "pitch accuracy"),
     ("negative_elbo", "negative ELBO"), ("kl", "KL nats"), ("active_units", "active units"),
     ("f1", "note F1"), ("shuffle_drop", "z-shuffle drop"), ("l1_db", "log-mel L1 dB"),
+    ("infill_nats", "pseudo nats/tok"),  # a masked (bidirectional) model: one hidden token
 )

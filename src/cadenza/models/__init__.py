@@ -1,6 +1,7 @@
 """Models: `build_model("rnn" | "transformer" | "frame_rnn" | "infill", size, ...)`."""
 
 from .base import ModelConfigError, SequenceModel, State, WholeSequenceModel, count_parameters
+from .bilstm import BiLSTMConfig, BiLSTMInfill  # noqa: F401  (register it)
 from .frame_rnn import FrameRNN, FrameRNNConfig
 from .infill import InfillConfig, InfillModel
 from .note_rnn import NoteRNN, NoteRNNConfig

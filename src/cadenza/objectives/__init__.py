@@ -3,6 +3,7 @@
 from cadenza.objectives import (  # noqa: F401  (register them)
     elbo,
     masked,
+    masked_tokens,
     multihead,
     multilabel,
     next_token,

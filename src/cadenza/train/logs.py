@@ -60,6 +60,26 @@ def read_log(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
+def run_timing(path: Path) -> dict[str, float | None]:
+    """From a run's ``log.csv``: the training wall time in seconds over every session
+    (a resumed session's clock starts again at zero) and the median throughput, in the
+    objective's units (tokens, frames, hidden tokens) per second, of its log rows."""
+    total, last, rates = 0.0, 0.0, []
+    for row in read_log(path) if path.is_file() else []:
+        if row.get("seconds"):
+            seconds = float(row["seconds"])
+            if seconds < last:  # a new session
+                total += last
+            last = seconds
+        if row.get("tokens_per_s"):
+            rates.append(float(row["tokens_per_s"]))
+    rates.sort()
+    middle = len(rates) // 2
+    median = (rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
+              ) if rates else None
+    return {"wall_s": total + last if rates else None, "units_per_s": median}
+
+
 def plot_curves(log_path: Path, out: Path) -> None:
     """Training and validation loss against the step, as a PNG."""
     import matplotlib
