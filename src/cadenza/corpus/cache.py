@@ -35,17 +35,25 @@ def file_key(data: bytes, digest: str) -> str:
 
 
 class PrepareCache:
-    """Get and put the results of :func:`~cadenza.corpus.worker.prepare_file`."""
+    """Get and put the results of :func:`~cadenza.corpus.worker.prepare_file`.
 
-    def __init__(self, folder: str | Path | None):
+    Several preparations may share one cache: WAL lets readers go on beside a writer,
+    and each put commits at once, so no process holds the write lock for a whole run
+    (it did, and a second ``prepare`` failed with "database is locked"). A put that
+    still cannot get the lock leaves that file uncached; a cache never fails a run."""
+
+    def __init__(self, folder: str | Path | None, timeout: float = 30.0):
         self.db = None
         if folder is None:
             return
         Path(folder).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(Path(folder) / "prepare.sqlite"))
+        self.db = sqlite3.connect(str(Path(folder) / "prepare.sqlite"), timeout=timeout)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: no fsync on each commit
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, meta TEXT, codes BLOB)"
         )
+        self.db.commit()
 
     def get(self, key: str, task: Task) -> list[Piece | Skip] | None:
         if self.db is None:
@@ -86,9 +94,13 @@ class PrepareCache:
             })
             chunks.extend(np.ravel(c) for c in r.codes.values())
         blob = np.concatenate(chunks).astype(np.uint16).tobytes() if chunks else b""
-        self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (key, json.dumps(meta), blob)
-        )
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (key, json.dumps(meta), blob)
+            )
+            self.db.commit()
+        except sqlite3.OperationalError:  # locked past the timeout: this file stays uncached
+            self.db.rollback()
 
     def close(self) -> None:
         if self.db is not None:
