@@ -16,9 +16,14 @@ def register(commands) -> None:
                        help="the study (e.g. studies/four-way-smoke.toml)")
     study.add_argument("--out", required=True, type=Path,
                        help="study folder; a rerun keeps its finished runs")
+    study.add_argument("--jobs", type=int, default=1,
+                       help="runs (and searches) trained at once, each in its own process "
+                            "on the study's thread budget; the numbers do not depend on it "
+                            "(default 1)")
 
 
 def run_study(args: argparse.Namespace) -> int:
+    from cadenza.errors import ConfigError
     from cadenza.io.atomic import folder_lock, make_folder
     from cadenza.study.listen import write_continuations
     from cadenza.study.report import write_results
@@ -26,10 +31,12 @@ def run_study(args: argparse.Namespace) -> int:
     from cadenza.study.runner import run_study as run
     from cadenza.study.spec import load_study
 
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     spec = load_study(args.spec)
     make_folder(args.out)
     with folder_lock(args.out, wait=False, what="study"):
-        records = run(spec, args.out)
+        records = run(spec, args.out, jobs=args.jobs)
         truth = true_continuations(spec, prepare_datasets(spec, args.out))
         listen = write_continuations(args.out, records, spec.primers[0], truth)
         write_results(args.out, spec.raw, records, listen)

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from cadenza.data.dataset import PreparedDataset
+from cadenza.evaluate.likelihood import target_logprobs
 from cadenza.models import SequenceModel
 
 
@@ -57,9 +57,11 @@ def infill_set(dataset: PreparedDataset, split: str, length: int, per_piece: int
 @torch.no_grad()
 def sequence_logprob(model: SequenceModel, ids: torch.Tensor) -> torch.Tensor:
     """log p(ids[:, 1:] | ids[:, 0]) of each row of ``ids`` [B, T] under an
-    autoregressive model (padding, id 0, is not scored) -> [B]."""
-    logits, _ = model(ids[:, :-1])
-    logp = -F.cross_entropy(logits.float().transpose(1, 2), ids[:, 1:], reduction="none")
+    autoregressive model (padding, id 0, is not scored) -> [B]. A model with a shorter
+    context than T is scored through strided windows: the joint is then that of the
+    model as it is used (each conditional from at most its context), still normalised,
+    so the enumeration below stays exact for it."""
+    logp = target_logprobs(model, ids)
     return (logp * (ids[:, 1:] != 0)).sum(1)
 
 

@@ -74,19 +74,28 @@ def evaluate_nll(
     }
 
 
+def windows(length: int, context: int | None) -> list[tuple[int, int, int]]:
+    """The strided windows over ``length`` positions of a model with ``context`` (None:
+    unbounded): ``(begin, done, end)`` feeds inputs ``[begin, end)`` and keeps the
+    predictions for ``[done, end)``; every position is kept once, each predicted from at
+    least ``context / 2`` positions before it (all of them before the first window ends)."""
+    context = context or length
+    stride = max(context // 2, 1)
+    spans, done, end = [], 0, min(context, length)
+    while done < length:
+        spans.append((max(end - context, 0), done, end))
+        done, end = end, min(end + stride, length)
+    return spans
+
+
 @torch.no_grad()
 def score_batch(model: SequenceModel, ids: torch.Tensor,
                 constraint: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                 ) -> tuple[float, int, int]:
     """Summed NLL, correct top-1 guesses and scored targets of right-padded pieces [B, L]."""
     inputs, targets = ids[:, :-1], ids[:, 1:]
-    length = inputs.shape[1]
-    context = model.max_context or length
-    stride = max(context // 2, 1)
     nll, correct, count = 0.0, 0, 0
-    done, end = 0, min(context, length)  # targets [done, end) are scored by this window
-    while done < length:
-        begin = max(end - context, 0)
+    for begin, done, end in windows(inputs.shape[1], model.max_context):
         logits, _ = model(inputs[:, begin:end])  # [B, end - begin, V]
         logits = logits[:, done - begin:].float()
         if constraint is not None:
@@ -97,8 +106,22 @@ def score_batch(model: SequenceModel, ids: torch.Tensor,
         nll += float(losses[mask].sum())
         correct += int(((logits.argmax(-1) == gold) & mask).sum())
         count += int(mask.sum())
-        done, end = end, min(end + stride, length)
     return nll, correct, count
+
+
+@torch.no_grad()
+def target_logprobs(model: SequenceModel, ids: torch.Tensor) -> torch.Tensor:
+    """log p(ids[:, t + 1] | ids[:, :t + 1]) -> [B, L - 1] for rows [B, L] of an
+    autoregressive model, through the same strided windows as :func:`score_batch` where
+    the model's context is shorter than the rows (so a model never sees more positions
+    than it has). Padding targets are included; mask them where they matter."""
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    parts = []
+    for begin, done, end in windows(inputs.shape[1], model.max_context):
+        logits, _ = model(inputs[:, begin:end])
+        parts.append(-F.cross_entropy(logits[:, done - begin:].float().transpose(1, 2),
+                                      targets[:, done:end], reduction="none"))
+    return torch.cat(parts, dim=1)
 
 
 def _padded(pieces: list[np.ndarray]) -> np.ndarray:

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from cadenza.codecs.base import Vocab
 from cadenza.errors import ConfigError
+from cadenza.evaluate.likelihood import windows
 from cadenza.generate.grammar import ChoraleGrammar, is_chorale_vocab
 from cadenza.generate.processors import Context, LogitsProcessor, apply, constraints
 from cadenza.limits import MAX_TOKENS
@@ -270,10 +271,18 @@ def log_prob(model: Any, vocab: Vocab, ids: Sequence[int], prompt_length: int = 
 
 class Recompute:
     """A model seen through its contract but with no cache: every step re-runs the
-    whole prefix. Only for checking caches and measuring what they save."""
+    prefix. Without ``window`` it is only for checking caches and measuring what they
+    save. With ``window`` (at most the model's ``max_context``) only the last ``window``
+    tokens are run, so a model with a bounded context samples past it: each token is
+    drawn from the ``window`` tokens before it, never from positions it was not trained
+    on."""
 
-    def __init__(self, model: Any):
-        self.model, self.max_context = model, model.max_context
+    def __init__(self, model: Any, window: int | None = None):
+        if window is not None and not 1 < window <= (model.max_context or window):
+            raise ConfigError(f"a sliding window must be 2..{model.max_context} tokens, "
+                              f"got {window}")
+        self.model, self.window = model, window
+        self.max_context = None if window else model.max_context
 
     def parameters(self) -> Any:
         return self.model.parameters()
@@ -283,8 +292,15 @@ class Recompute:
 
     def forward(self, tokens: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         prefix = torch.cat([state, tokens], dim=1)
-        logits, _ = self.model.forward(prefix)
-        return logits[:, -tokens.shape[1]:], prefix
+        if self.window is None:
+            logits, _ = self.model.forward(prefix)
+            return logits[:, -tokens.shape[1]:], prefix
+        parts = []  # a prompt longer than the window is read in strided windows
+        for begin, done, end in windows(prefix.shape[1], self.window):
+            logits, _ = self.model.forward(prefix[:, begin:end])
+            parts.append(logits[:, done - begin:])
+        logits = torch.cat(parts, dim=1)
+        return logits[:, -tokens.shape[1]:], prefix[:, -(self.window - 1):]
 
     def step(self, tokens: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         logits, prefix = self.forward(tokens[:, None], state)

@@ -14,6 +14,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 from cadenza.data.dataset import PreparedDataset
 from cadenza.errors import ConfigError
 from cadenza.evaluate.infilling import infill_set, score_infilling
+from cadenza.models import MODELS
 from cadenza.safety import write_text
 from cadenza.study.budget import match_size
 from cadenza.study.search import apply_setting, best_setting, study_space
@@ -33,7 +35,7 @@ from cadenza.study.tracks import (
     music_overlap,
 )
 from cadenza.train.checkpoint import MANIFEST, load_run
-from cadenza.train.config import from_dict
+from cadenza.train.config import TrainConfig, from_dict
 from cadenza.train.logs import run_timing
 from cadenza.train.loop import objective_for, train
 
@@ -93,36 +95,70 @@ def plan_sizes(spec: StudySpec, datasets: dict[str, PreparedDataset]
     return sizes
 
 
-def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print
-              ) -> list[dict[str, Any]]:
-    """Train and score every run of the study (keeping finished ones); returns the
-    records of every run."""
+def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print,
+              jobs: int = 1) -> list[dict[str, Any]]:
+    """Train and score every run of the study (keeping finished ones), ``jobs`` at a
+    time in separate processes (each run on its own thread budget, so the numbers do not
+    depend on ``jobs``); returns the records of every run."""
     space = study_space(spec)  # a bad space is refused before anything trains
     datasets = prepare_datasets(spec, out)
     sizes = plan_sizes(spec, datasets)
-    records = []
+    searches = []
     for name, data in datasets.items():
-        searched = {}
         for model in spec.models if space is not None else ():
             base = run_config(spec, data, model, sizes[(name, model.label)][0],
                               spec.seq_lens[0], spec.seeds[0])
-            if not (out / "search" / name / model.label / "study-search.json").is_file():
+            folder = out / "search" / name / model.label
+            if not (folder / "study-search.json").is_file():
                 say(f"search {model.label} on {name}: {spec.search_trials} trials")
-            searched[model.label] = best_setting(spec, space, data, model, base,
-                                                 out / "search" / name / model.label)
+            searches.append(((name, model.label), (spec, space, data.folder, model, base,
+                                                   folder)))
+    searched = dict(zip([key for key, _ in searches],
+                        _map(_search, [task for _, task in searches], jobs)))
+    tasks, folders = [], []
+    for name, data in datasets.items():
         for seq_len in spec.seq_lens:
             for model in spec.models:
                 for seed in spec.seeds:
                     folder = out / "runs" / name / f"L{seq_len}" / model.label / f"seed-{seed}"
+                    folders.append((name, folder))
                     if (folder / DONE).is_file():
                         say(f"kept {folder}")
-                    else:
-                        options, count = sizes[(name, model.label)]
-                        _train_and_score(spec, data, model, options, count, seq_len, seed,
-                                         folder, say, searched.get(model.label))
-                    record = json.loads((folder / DONE).read_text())
-                    records.append({"dataset": name, **record})
-    return records
+                        continue
+                    options, count = sizes[(name, model.label)]
+                    tasks.append((spec, data.folder, model, options, count, seq_len, seed,
+                                  folder, searched.get((name, model.label))))
+    for line in _map(_run, tasks, jobs):
+        say(line)
+    return [{"dataset": name, **json.loads((folder / DONE).read_text())}
+            for name, folder in folders]
+
+
+def _map(function: Callable[[tuple], Any], tasks: list[tuple], jobs: int) -> list[Any]:
+    """``function`` over ``tasks`` in order, in up to ``jobs`` spawned processes (in
+    this one for one job). A failed task stops the study once the running ones end."""
+    if jobs <= 1 or len(tasks) <= 1:
+        return [function(task) for task in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # no forked torch threads
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        return list(pool.map(function, tasks))
+
+
+def _search(task: tuple) -> dict[str, Any]:
+    spec, space, folder, model, base, out = task
+    return best_setting(spec, space, PreparedDataset(folder), model, base, out)
+
+
+def _run(task: tuple) -> str:
+    spec, data_folder, model, options, count, seq_len, seed, folder, searched = task
+    lines: list[str] = []
+    started = time.monotonic()
+    _train_and_score(spec, PreparedDataset(data_folder), model, options, count, seq_len,
+                     seed, folder, lines.append, searched)
+    return f"{lines[0]}: done in {time.monotonic() - started:.0f} s"
 
 
 def true_continuations(spec: StudySpec, datasets: dict[str, PreparedDataset]
@@ -139,24 +175,33 @@ def true_continuations(spec: StudySpec, datasets: dict[str, PreparedDataset]
 
 
 def run_config(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
-               options: dict[str, Any], seq_len: int, seed: int) -> dict[str, Any]:
-    """The run's config in the file layout of ``config.json``."""
+               options: dict[str, Any], seq_len: int, seed: int,
+               searched: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's config in the file layout of ``config.json``, with the searched
+    setting put in. A model with a bounded context gets the window as its context; with
+    ``study.tokens`` the run stops after that many window tokens."""
     objective: dict[str, Any] = {"name": model.objective}
     if model.objective == "masked_tokens":
         objective |= {"length": spec.infill_length, "positions": spec.infill_positions}
+    if "max_context" in {f.name for f in fields(MODELS[model.name].config_class)}:
+        options = {**options, "max_context": seq_len}
     train = {**spec.train, **model.train, "seed": seed, "seq_len": seq_len,
              "progress": False}
-    return {"data": str(data.folder), "model": {"name": model.name, **options},
-            "objective": objective, "train": train}
+    layout = {"data": str(data.folder), "model": {"name": model.name, **options},
+              "objective": objective, "train": train}
+    if searched is not None:
+        layout = apply_setting(layout, searched["params"])
+    if spec.tokens:
+        batch = int(layout["train"].get("batch_size", TrainConfig.batch_size))
+        layout["train"]["max_steps"] = math.ceil(spec.tokens / (batch * seq_len))
+    return layout
 
 
 def _train_and_score(spec: StudySpec, data: PreparedDataset, model: ModelEntry,
                      options: dict[str, Any], count: int, seq_len: int, seed: int,
                      folder: Path, say: Callable[[str], None],
                      searched: dict[str, Any] | None = None) -> None:
-    layout = run_config(spec, data, model, options, seq_len, seed)
-    if searched is not None:
-        layout = apply_setting(layout, searched["params"])
+    layout = run_config(spec, data, model, options, seq_len, seed, searched)
     config = from_dict(layout, where=f"study run {model.label}")
     resume = (folder / MANIFEST).is_file()
     if not resume and folder.exists():  # stopped before its first checkpoint: start over

@@ -16,6 +16,9 @@
     infill_length = 64           # track c: positions in the first tokens of a piece
     infill_positions = 4         # ... this many per held-out piece
     gibbs_sweeps = 4             # the bidirectional model's continuation
+    tokens = 4000000             # each run's training budget in window tokens: max_steps
+                                 # = ceil(tokens / (batch_size x seq_len)), the same data
+                                 # for every model and length, and no clock in the result
 
     [datasets.chorales]          # a prepared folder (path, relative to the TOML) ...
     path = "data/chorales"
@@ -32,7 +35,10 @@
     train = { tbptt = true }     # per-model TrainConfig fields
 
 The size option of each model (``hidden``, ``dim``) is set by the study
-(:mod:`cadenza.study.budget`); a whole-sequence model trains with ``masked_tokens``.
+(:mod:`cadenza.study.budget`); a whole-sequence model trains with ``masked_tokens``; a
+model with a bounded context (a transformer's ``max_context``) gets the run's window
+length as its context, so it is never scored or sampled on positions it never trained
+on (it slides over longer sequences instead).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from cadenza.study.budget import size_keys
 STUDY_KEYS = {"name": str, "seeds": list, "params": int, "tolerance": float,
               "search_trials": int, "seq_lens": list, "primers": list, "continuation": int,
               "infill_length": int, "infill_positions": int, "gibbs_sweeps": int,
-              "continuation_pieces": int, "search_space": str}
+              "continuation_pieces": int, "search_space": str, "tokens": int}
 
 
 @dataclass
@@ -89,6 +95,7 @@ class StudySpec:
     gibbs_sweeps: int = 4
     continuation_pieces: int = 16
     search_space: str = ""
+    tokens: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,7 +132,7 @@ def parse_study(raw: dict[str, Any], folder: Path, where: str = "study") -> Stud
                                  for v in values):
             raise ConfigError(f"{where}: study.{key} must be a non-empty list of integers "
                               f">= {low}, got {values!r}")
-    for key in ("params", "continuation", "infill_length", "infill_positions",
+    for key in ("params", "tokens", "continuation", "infill_length", "infill_positions",
                 "gibbs_sweeps", "continuation_pieces"):
         if key in head and head[key] < 1:
             raise ConfigError(f"{where}: study.{key} must be >= 1, got {head[key]!r}")

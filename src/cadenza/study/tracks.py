@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from cadenza.data.dataset import PreparedDataset
+from cadenza.evaluate.likelihood import target_logprobs
 from cadenza.models import SequenceModel
 
 
@@ -32,9 +32,7 @@ def continuation_nll(model: SequenceModel, dataset: PreparedDataset, split: str,
     try:
         for start in range(0, len(rows), batch_size):
             ids = torch.from_numpy(np.stack(rows[start:start + batch_size])).to(device)
-            logits, _ = model(ids[:, :-1])
-            losses = F.cross_entropy(logits.float().transpose(1, 2), ids[:, 1:],
-                                     reduction="none")  # [B, span - 1]: targets 1..span-1
+            losses = -target_logprobs(model, ids)  # [B, span - 1]: targets 1..span-1
             total += float(losses[:, primer - 1:].sum())
             count += losses[:, primer - 1:].numel()
     finally:
@@ -56,15 +54,19 @@ def continue_primers(model: torch.nn.Module, vocab, pieces: list[np.ndarray], pr
                      length: int, sweeps: int, seed: int) -> list[list[int]]:
     """Each piece's first ``primer`` tokens continued by ``length`` sampled ones: drawn
     left to right by an autoregressive model (under the codec's grammar where it has
-    one, as ``cadenza generate`` draws), resampled for ``sweeps`` Gibbs sweeps by a
+    one, as ``cadenza generate`` draws; a model with a shorter context than the whole
+    slides a window of its context over it), resampled for ``sweeps`` Gibbs sweeps by a
     masked one (which has no grammar: what it writes may not decode)."""
-    from cadenza.generate.decode import sample
+    from cadenza.generate.decode import Recompute, sample
     from cadenza.generate.gibbs import gibbs_continue
 
+    autoregressive = model.contract == "autoregressive"
+    if autoregressive and (model.max_context or math.inf) <= primer + length:
+        model = Recompute(model, window=model.max_context)  # slide past a bounded context
     out = []
     for index, ids in enumerate(pieces):
         head = ids[:primer]
-        if model.contract == "autoregressive":
+        if autoregressive:
             row = sample(model, vocab, prompt_ids=head.tolist(), max_tokens=primer + length,
                          seed=seed + index)[0]
         else:
