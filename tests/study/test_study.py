@@ -212,3 +212,28 @@ def test_a_bidirectional_run_is_evaluated_but_never_sampled_left_to_right(
 def test_bad_study_values_are_refused(bach_prepared, tmp_path, capsys, key, value, message):
     _, spec = _smoke_on(bach_prepared[0], tmp_path, **{key: value})
     assert message in _refused(spec, tmp_path, capsys)
+
+
+TIMING = ("wall_s", "units_per_s")
+
+
+def test_a_study_repeats_its_numbers_at_the_same_seeds_in_parallel(bach_prepared, tmp_path):
+    """The same TOML and seeds give the same numbers, however many runs train at once:
+    every run is budgeted in tokens (no clock) and each owns its process."""
+    raw, _ = _smoke_on(bach_prepared[0], tmp_path, seeds=[0], tokens=2000)
+    raw["models"] = {k: raw["models"][k] for k in ("lstm", "transformer")}
+    spec = _write(tmp_path / "repeat.toml", raw)
+    found = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs-{jobs}"
+        assert main(["study", str(spec), "--out", str(out), "--jobs", jobs]) == 0
+        runs = json.loads((out / "results.json").read_text())["runs"]
+        found.append([{k: v for k, v in r.items() if k not in TIMING} for r in runs])
+    assert found[0] == found[1]
+    transformer = next(r for r in found[0] if r["model"] == "transformer")
+    # 2000 tokens in batches of 8 windows of 32: 8 steps, whatever the clock says
+    assert transformer["steps"] == 8 and transformer["stopped"] == "max_steps"
+    run = tmp_path / "jobs-1" / "runs" / "chorales" / "L32" / "transformer" / "seed-0"
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["max_context"] == 32  # its context is its training window
+    assert transformer["continuation_nll_k16"] > 0 and transformer["decoded_k16"] > 0

@@ -67,7 +67,18 @@ def _label(key: str) -> str:
     return LABELS.get(key, key)
 
 
-RANKED = ("nll", "infill_nats")  # lower is better
+HIGHER_IS_BETTER = ("infill_accuracy", "overlap_k")
+
+
+def ranked_measures(row: dict[str, Any]) -> list[str]:
+    """The measures a model is ranked on: the likelihoods (lower is better), infilling
+    accuracy and the music overlap of continuations (higher is better)."""
+    per_primer = [k for k in _per_primer(row) if not k.startswith("decoded_k")]
+    return ["nll", "infill_nats", "infill_accuracy", *per_primer]
+
+
+def _higher_is_better(key: str) -> bool:
+    return key.startswith(HIGHER_IS_BETTER)
 
 
 def ranking(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,13 +89,14 @@ def ranking(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for cell in sorted({(r["dataset"], r["seq_len"]) for r in summary}):
         rows = [r for r in summary if (r["dataset"], r["seq_len"]) == cell]
-        for key in RANKED:
-            scored = sorted((r for r in rows if r[key] is not None),
-                            key=lambda r: r[key]["mean"])
+        for key in ranked_measures(rows[0]):
+            sign = -1 if _higher_is_better(key) else 1
+            scored = sorted((r for r in rows if r.get(key) is not None),
+                            key=lambda r: sign * r[key]["mean"])
             pairs = []
             for i, a in enumerate(scored):
                 for b in scored[i + 1:]:
-                    gap = b[key]["mean"] - a[key]["mean"]
+                    gap = sign * (b[key]["mean"] - a[key]["mean"])
                     spread = a[key]["sd"] + b[key]["sd"]
                     seeds = min(a[key]["n"], b[key]["n"])
                     pairs.append({"better": a["model"], "worse": b["model"], "gap": gap,
@@ -95,20 +107,42 @@ def ranking(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def across_music(ranks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Does the ranking depend on the music? Per window length and measure, each
+    dataset's order and whether they agree on the models they share (only where two or
+    more datasets have the measure)."""
+    cells: dict[tuple, dict[str, list[str]]] = {}
+    for rank in ranks:
+        if len(rank["order"]) > 1:
+            cells.setdefault((rank["seq_len"], rank["measure"]), {})[rank["dataset"]] = \
+                rank["order"]
+    out = []
+    for (seq_len, measure), orders in sorted(cells.items()):
+        if len(orders) < 2:
+            continue
+        shared = set.intersection(*(set(o) for o in orders.values()))
+        same = len({tuple(m for m in o if m in shared) for o in orders.values()}) == 1
+        out.append({"seq_len": seq_len, "measure": measure, "orders": orders, "same": same})
+    return out
+
+
 def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]],
                   listen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``results.json``, ``nll_vs_params.png`` and ``report.html`` in ``out``."""
     summary = summarise(records)
     ranks = ranking(summary)
-    results = {"study": study, "runs": records, "summary": summary, "ranking": ranks}
+    music = across_music(ranks)
+    results = {"study": study, "runs": records, "summary": summary, "ranking": ranks,
+               "across_music": music}
     write_text(out / "results.json", json.dumps(results, indent=1))
     plot_nll_vs_params(summary, out / "nll_vs_params.png")
     plot_against(summary, "wall_s", out / "nll_vs_wall_time.png")
+    plot_by_window(summary, out / "by_window.png")
     primers = sorted(int(k[len("music_k"):]) for k in (records[0] if records else {})
                      if k.startswith("music_k"))
     overlaps = bool(primers) and plot_overlaps(records, primers[0], out / "overlaps.png")
     write_text(out / "report.html", render_html(study.get("study", {}).get("name", "study"),
-                                                summary, ranks, listen, overlaps))
+                                                summary, ranks, listen, overlaps, music))
     return results
 
 
@@ -142,6 +176,40 @@ def plot_against(summary: list[dict[str, Any]], x: str, path: Path) -> None:
             ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_by_window(summary: list[dict[str, Any]], path: Path) -> None:
+    """Track (d): each measure against the training window length, one line per model
+    with its seed-to-seed s.d., one row of panels per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = sorted({r["dataset"] for r in summary})
+    keys = [k for k in ranked_measures(summary[0]) if k != "infill_accuracy"] if summary else []
+    keys = [k for k in keys if not k.startswith("continuation_nll_k")] + \
+        [k for k in keys if k.startswith("continuation_nll_k")][-1:]
+    fig, axes = plt.subplots(len(datasets), len(keys), figsize=(3.6 * len(keys),
+                             3.2 * len(datasets)), squeeze=False)
+    for row_axes, dataset in zip(axes, datasets):
+        rows = [r for r in summary if r["dataset"] == dataset]
+        for ax, key in zip(row_axes, keys):
+            for model in sorted({r["model"] for r in rows}):
+                points = sorted((r["seq_len"], r[key]) for r in rows
+                                if r["model"] == model and r.get(key) is not None)
+                if points:
+                    ax.errorbar([x for x, _ in points], [v["mean"] for _, v in points],
+                                yerr=[v["sd"] for _, v in points], marker="o", capsize=3,
+                                label=model)
+            ax.set_xscale("log")
+            ax.set_xlabel("training window (tokens)")
+            ax.set_title(f"{dataset}: {_label(key)}", fontsize=9)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
@@ -196,7 +264,8 @@ def _pair(pair: dict[str, Any]) -> str:
 
 def render_html(name: str, summary: list[dict[str, Any]],
                 ranks: list[dict[str, Any]] | None = None,
-                listen: list[dict[str, Any]] | None = None, overlaps: bool = False) -> str:
+                listen: list[dict[str, Any]] | None = None, overlaps: bool = False,
+                music: list[dict[str, Any]] | None = None) -> str:
     """Tables of mean ± s.d. over seeds, one per dataset and sequence length."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}"
              "</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;"
@@ -211,7 +280,9 @@ def render_html(name: str, summary: list[dict[str, Any]],
              "codec's grammar; the masked model's Gibbs samples have none, and only "
              "the decodable share counts).</p>",
              "<img src='nll_vs_params.png' alt='NLL vs parameters'>",
-             "<img src='nll_vs_wall_time.png' alt='NLL vs wall time'>"]
+             "<img src='nll_vs_wall_time.png' alt='NLL vs wall time'>",
+             "<h2>Window length (track d)</h2><img src='by_window.png' "
+             "alt='every measure against the training window length'>"]
     if overlaps:
         parts.append("<img src='overlaps.png' alt='overlapping area per feature'>")
     cells = sorted({(r["dataset"], r["seq_len"]) for r in summary})
@@ -228,9 +299,19 @@ def render_html(name: str, summary: list[dict[str, Any]],
         parts.append("</table>")
         for rank in ranks or ():
             if (rank["dataset"], rank["seq_len"]) == (dataset, seq_len) and rank["pairs"]:
-                parts.append(f"<p><b>{html.escape(LABELS[rank['measure']])}</b>: "
-                             f"{' &lt; '.join(map(html.escape, rank['order']))}. "
+                parts.append(f"<p><b>{html.escape(_label(rank['measure']))}</b>, best "
+                             f"first: {', '.join(map(html.escape, rank['order']))}. "
                              + "; ".join(_pair(p) for p in rank["pairs"]) + ".</p>")
+    if music:
+        parts.append("<h2>Does the ranking depend on the music?</h2><table><tr><th>window"
+                     "</th><th>measure</th><th>orders, best first</th><th>same?</th></tr>")
+        for entry in music:
+            orders = "; ".join(f"{html.escape(d)}: {', '.join(map(html.escape, o))}"
+                               for d, o in entry["orders"].items())
+            parts.append(f"<tr><td>{entry['seq_len']}</td><td>{html.escape(_label(entry['measure']))}"
+                         f"</td><td style='text-align:left'>{orders}</td>"
+                         f"<td>{'same' if entry['same'] else 'differs'}</td></tr>")
+        parts.append("</table>")
     if listen:
         parts.append("<h2>Each model's continuation of the same primer</h2>")
     for entry in listen or ():
