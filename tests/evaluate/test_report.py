@@ -47,7 +47,8 @@ def test_report_holds_every_section(tiny_run, tmp_path, capsys):
 def test_compare_puts_runs_in_one_table(tiny_run, capsys):
     assert main(["compare", str(tiny_run), str(tiny_run)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and "test nats" in lines[0]
+    assert len(lines) == 3 and lines[0].split()[3:6] == ["unit", "val", "test"]
+    assert "nats/token" in lines[1]
 
 
 def test_report_needs_at_least_two_pieces(tiny_run, tmp_path, capsys):

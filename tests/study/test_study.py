@@ -197,6 +197,9 @@ def test_a_bidirectional_run_is_evaluated_but_never_sampled_left_to_right(
     head, row = capsys.readouterr().out.strip().splitlines()
     assert head.split()[-3:] == ["train", "s", "units/s"]
     assert float(row.split()[-2]) > 0 and float(row.split()[-1]) > 0
+    assert main(["compare", str(run)]) == 0  # scored by its own objective, in its own unit
+    row = capsys.readouterr().out.strip().splitlines()[1]
+    assert "bilstm" in row and "pseudo-nats/token" in row
     assert main(["generate", str(run), "--out", str(tmp_path / "gen")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"cadenza: error: {run} holds a whole-sequence model (bilstm), which "

@@ -56,19 +56,21 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    """One row per run, each scored by its own objective (a masked model's pseudo
+    nats sit under their own unit, never read as an NLL)."""
     from cadenza.data.recipe import run_dataset
-    from cadenza.evaluate.likelihood import evaluate_nll
     from cadenza.models import count_parameters
     from cadenza.train.checkpoint import load_run
     from cadenza.train.logs import run_timing
+    from cadenza.train.loop import objective_for
 
-    print(f"{'run':40} {'model':12} {'params':>9} {'val nats':>9} {'test nats':>9} "
-          f"{'bits':>6} {'ppl':>6} {'acc':>6} {'mean OA':>8} {'train s':>8} {'units/s':>8}")
+    print(f"{'run':40} {'model':12} {'params':>9} {'unit':>18} {'val':>8} {'test':>8} "
+          f"{'acc':>6} {'mean OA':>8} {'train s':>8} {'units/s':>8}")
     for path in args.runs:
         run = load_run(path)
-        dataset = run_dataset(run, args.data)
-        val = evaluate_nll(run.model, dataset, "validation", augmented=False)
-        test = evaluate_nll(run.model, dataset, "test", augmented=False)
+        objective = objective_for(run.config, run_dataset(run, args.data))
+        val = objective.evaluate(run.model, "validation", augmented=False)
+        test = objective.evaluate(run.model, "test", augmented=False)
         report = path / "report" / "report.json"
         overlap = "-"
         if report.exists():
@@ -76,8 +78,8 @@ def run_compare(args: argparse.Namespace) -> int:
             overlap = f"{summary['mean_overlap_generated']:.3f}"
         timing = run_timing(Path(path) / "log.csv")  # wall time, throughput of training
         print(f"{str(path)[-40:]:40} {run.config.model.name:12} "
-              f"{count_parameters(run.model):9,d} {val['nats']:9.3f} {test['nats']:9.3f} "
-              f"{test['bits']:6.3f} {test['perplexity']:6.3f} {test['accuracy']:6.3f} "
+              f"{count_parameters(run.model):9,d} {test['unit']:>18} {val['loss']:8.3f} "
+              f"{test['loss']:8.3f} {_number(test.get('accuracy'), '.3f'):>6} "
               f"{overlap:>8} {_number(timing['wall_s'], '.2f'):>8} "
               f"{_number(timing['units_per_s'], '.0f'):>8}")
     return 0

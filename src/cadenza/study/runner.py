@@ -128,23 +128,35 @@ def run_study(spec: StudySpec, out: Path, say: Callable[[str], None] = print,
                     options, count = sizes[(name, model.label)]
                     tasks.append((spec, data.folder, model, options, count, seq_len, seed,
                                   folder, searched.get((name, model.label))))
-    for line in _map(_run, tasks, jobs):
-        say(line)
+    _map(_run, tasks, jobs, say)
     return [{"dataset": name, **json.loads((folder / DONE).read_text())}
             for name, folder in folders]
 
 
-def _map(function: Callable[[tuple], Any], tasks: list[tuple], jobs: int) -> list[Any]:
-    """``function`` over ``tasks`` in order, in up to ``jobs`` spawned processes (in
-    this one for one job). A failed task stops the study once the running ones end."""
+def _map(function: Callable[[tuple], Any], tasks: list[tuple], jobs: int,
+         say: Callable[[Any], None] | None = None) -> list[Any]:
+    """``function`` over ``tasks``, in up to ``jobs`` spawned processes (in this one for
+    one job); each result is passed to ``say`` as it comes, and all are returned in the
+    tasks' order. A failed task stops the study once the running ones end."""
     if jobs <= 1 or len(tasks) <= 1:
-        return [function(task) for task in tasks]
+        results = []
+        for task in tasks:
+            results.append(function(task))
+            if say is not None:
+                say(results[-1])
+        return results
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")  # no forked torch threads
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return list(pool.map(function, tasks))
+        futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
+        results: list[Any] = [None] * len(tasks)
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if say is not None:
+                say(results[futures[future]])
+    return results
 
 
 def _search(task: tuple) -> dict[str, Any]:
