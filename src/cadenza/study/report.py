@@ -153,27 +153,37 @@ def plot_nll_vs_params(summary: list[dict[str, Any]], path: Path) -> None:
 
 
 def plot_against(summary: list[dict[str, Any]], x: str, path: Path) -> None:
-    """Test NLL and infilling NLL against ``x`` (``params``, or the mean ``wall_s``)."""
+    """Test NLL and infilling NLL against ``x`` (``params``, or the mean ``wall_s``):
+    one row of panels per dataset (their scales differ), one colour per model, each
+    point labelled with its window length and drawn with its seed-to-seed s.d."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("nll", "infill_nats")):
-        for row in summary:
-            value = row[key]
-            if value is None:
-                continue
-            where = row[x] if x == "params" else row[x]["mean"]
-            ax.errorbar(where, value["mean"], yerr=value["sd"], fmt="o", capsize=3,
-                        label=f"{row['dataset']} L{row['seq_len']} {row['model']}")
-        name = "parameters" if x == "params" else LABELS[x]
-        ax.set_xlabel(name)
-        ax.set_ylabel(LABELS[key])
-        ax.set_title(f"{LABELS[key]} vs {name}")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+    datasets = sorted({r["dataset"] for r in summary})
+    colour = {m: f"C{i}" for i, m in enumerate(sorted({r["model"] for r in summary}))}
+    name = "parameters" if x == "params" else LABELS[x]
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(10, 3.6 * len(datasets)),
+                             squeeze=False)
+    for row_axes, dataset in zip(axes, datasets):
+        for ax, key in zip(row_axes, ("nll", "infill_nats")):
+            for row in summary:
+                value = row[key]
+                if row["dataset"] != dataset or value is None:
+                    continue
+                where = row[x] if x == "params" else row[x]["mean"]
+                ax.errorbar(where, value["mean"], yerr=value["sd"], fmt="o", capsize=3,
+                            color=colour[row["model"]], label=row["model"])
+                ax.annotate(str(row["seq_len"]), (where, value["mean"]), fontsize=6,
+                            xytext=(4, 2), textcoords="offset points")
+            ax.set_xlabel(name)
+            ax.set_ylabel(LABELS[key], fontsize=8)
+            ax.set_title(f"{dataset}: {LABELS[key]} vs {name} (label: window)", fontsize=9)
+            handles, labels = ax.get_legend_handles_labels()
+            unique = dict(zip(labels, handles))
+            if unique:
+                ax.legend(unique.values(), unique.keys(), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -193,17 +203,22 @@ def plot_by_window(summary: list[dict[str, Any]], path: Path) -> None:
         [k for k in keys if k.startswith("continuation_nll_k")][-1:]
     fig, axes = plt.subplots(len(datasets), len(keys), figsize=(3.6 * len(keys),
                              3.2 * len(datasets)), squeeze=False)
+    models = sorted({r["model"] for r in summary})
+    colour = {m: f"C{i}" for i, m in enumerate(models)}  # one colour a model, every panel
+    lengths = sorted({r["seq_len"] for r in summary})
     for row_axes, dataset in zip(axes, datasets):
         rows = [r for r in summary if r["dataset"] == dataset]
         for ax, key in zip(row_axes, keys):
-            for model in sorted({r["model"] for r in rows}):
+            for model in models:
                 points = sorted((r["seq_len"], r[key]) for r in rows
                                 if r["model"] == model and r.get(key) is not None)
                 if points:
                     ax.errorbar([x for x, _ in points], [v["mean"] for _, v in points],
                                 yerr=[v["sd"] for _, v in points], marker="o", capsize=3,
-                                label=model)
+                                label=model, color=colour[model])
             ax.set_xscale("log")
+            ax.set_xticks(lengths, [str(n) for n in lengths])
+            ax.minorticks_off()
             ax.set_xlabel("training window (tokens)")
             ax.set_title(f"{dataset}: {_label(key)}", fontsize=9)
             if ax.get_legend_handles_labels()[0]:
