@@ -240,3 +240,19 @@ def test_a_study_repeats_its_numbers_at_the_same_seeds_in_parallel(bach_prepared
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["max_context"] == 32  # its context is its training window
     assert transformer["continuation_nll_k16"] > 0 and transformer["decoded_k16"] > 0
+
+
+def test_set_changes_one_value_of_the_study_and_refuses_a_wrong_table(tmp_path):
+    from cadenza.errors import ConfigError
+    from cadenza.study.spec import load_study
+
+    spec = load_study(SMOKE, ["study.tokens=12000", "study.seq_lens=[24, 48]",
+                              "train.lr=0.001", "models.rnn.cell=gru"])
+    assert spec.tokens == 12000 and spec.seq_lens == [24, 48]
+    assert spec.train["lr"] == 0.001
+    assert next(m for m in spec.models if m.label == "rnn").options["cell"] == "gru"
+    for bad, message in (("studdy.tokens=1", "the study has no table studdy"),
+                         ("tokens", "expected SECTION.KEY=VALUE"),
+                         ("study.tokens=-5", "study.tokens must be >= 1")):
+        with pytest.raises(ConfigError, match=message):
+            load_study(SMOKE, [bad])

@@ -16,6 +16,11 @@ def register(commands) -> None:
                        help="the study (e.g. studies/four-way-smoke.toml)")
     study.add_argument("--out", required=True, type=Path,
                        help="study folder; a rerun keeps its finished runs")
+    study.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="SECTION.KEY=VALUE",
+                       help="change one value of the TOML for this study (repeatable; "
+                            "a TOML value), e.g. --set study.seq_lens=[24] --set "
+                            "study.tokens=12000000")
     study.add_argument("--jobs", type=int, default=1,
                        help="runs (and searches) trained at once, each in its own process "
                             "on the study's thread budget; the numbers do not depend on it "
@@ -33,7 +38,7 @@ def run_study(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
-    spec = load_study(args.spec)
+    spec = load_study(args.spec, args.overrides)
     make_folder(args.out)
     with folder_lock(args.out, wait=False, what="study"):
         records = run(spec, args.out, jobs=args.jobs)

@@ -99,8 +99,10 @@ class StudySpec:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
-def load_study(path: str | Path) -> StudySpec:
-    """Read and check a study TOML; any fault is one ConfigError line."""
+def load_study(path: str | Path, overrides: list[str] = ()) -> StudySpec:
+    """Read and check a study TOML, with ``overrides`` (``section.key=TOML value``, e.g.
+    ``study.tokens=12000000``, ``study.seq_lens=[24]``, ``train.lr=1e-3``) put in
+    first; any fault is one ConfigError line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"study file {path} not found")
@@ -108,7 +110,30 @@ def load_study(path: str | Path) -> StudySpec:
         raw = tomllib.loads(read_text(path))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"study {path}: {err}") from None
+    for item in overrides:
+        _override(raw, item)
     return parse_study(raw, path.parent, where=f"study {path}")
+
+
+def _override(raw: dict[str, Any], item: str) -> None:
+    """Put ``a.b.c=value`` (a TOML value) into ``raw``; tables on the way must exist,
+    so a misspelt section is refused rather than added."""
+    key, sep, text = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) < 2 or not all(parts):
+        raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. "
+                          "study.tokens=12000000")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word is a string
+    table = raw
+    for depth, part in enumerate(parts[:-1], 1):
+        if not isinstance(table.get(part), dict):
+            raise ConfigError(f"--set {item!r}: the study has no table "
+                              f"{'.'.join(parts[:depth])}")
+        table = table[part]
+    table[parts[-1]] = value
 
 
 def parse_study(raw: dict[str, Any], folder: Path, where: str = "study") -> StudySpec:
