@@ -141,8 +141,9 @@ def write_results(out: Path, study: dict[str, Any], records: list[dict[str, Any]
     primers = sorted(int(k[len("music_k"):]) for k in (records[0] if records else {})
                      if k.startswith("music_k"))
     overlaps = bool(primers) and plot_overlaps(records, primers[0], out / "overlaps.png")
-    write_text(out / "report.html", render_html(study.get("study", {}).get("name", "study"),
-                                                summary, ranks, listen, overlaps, music))
+    head = study.get("study", {})
+    write_text(out / "report.html", render_html(head.get("name", "study"), summary, ranks,
+                                                listen, overlaps, music, head))
     return results
 
 
@@ -277,10 +278,19 @@ def _pair(pair: dict[str, Any]) -> str:
             f"{pair['gap']:.3g} ({verdict}, {pair['spread']:.2g})")
 
 
+def _settings(head: dict[str, Any]) -> str:
+    """The study's budget in one line, as its TOML says it."""
+    said = {"seeds": "seeds", "params": "parameters each", "tolerance": "tolerance",
+            "tokens": "training tokens a run", "search_trials": "search trials a model",
+            "seq_lens": "windows", "primers": "primers"}
+    return "; ".join(f"{said[k]} {head[k]}" for k in said if k in head)
+
+
 def render_html(name: str, summary: list[dict[str, Any]],
                 ranks: list[dict[str, Any]] | None = None,
                 listen: list[dict[str, Any]] | None = None, overlaps: bool = False,
-                music: list[dict[str, Any]] | None = None) -> str:
+                music: list[dict[str, Any]] | None = None,
+                settings: dict[str, Any] | None = None) -> str:
     """Tables of mean ± s.d. over seeds, one per dataset and sequence length."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(name)}"
              "</title><style>table{border-collapse:collapse}td,th{border:1px solid #999;"
@@ -293,7 +303,10 @@ def render_html(name: str, summary: list[dict[str, Any]],
              "overlapping area, over the features of cadenza.evaluate.metrics, of sampled "
              "continuations against the true ones (autoregressive models sample under the "
              "codec's grammar; the masked model's Gibbs samples have none, and only "
-             "the decodable share counts).</p>",
+             "the decodable share counts). A model with a bounded context (the "
+             "transformer) has its training window as its context and slides it over "
+             "anything longer. Wall time: training, over all sessions of a run.</p>",
+             *([f"<p>Settings: {html.escape(_settings(settings))}.</p>"] if settings else []),
              "<img src='nll_vs_params.png' alt='NLL vs parameters'>",
              "<img src='nll_vs_wall_time.png' alt='NLL vs wall time'>",
              "<h2>Window length (track d)</h2><img src='by_window.png' "
