@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from cadenza.commands import add_command
+from cadenza.validate import int_option
 
 
 def register(commands) -> None:
@@ -21,7 +22,7 @@ def register(commands) -> None:
                        help="change one value of the TOML for this study (repeatable; "
                             "a TOML value), e.g. --set study.seq_lens=[24] --set "
                             "study.tokens=12000000")
-    study.add_argument("--jobs", type=int, default=1,
+    study.add_argument("--jobs", type=int_option(1, 256), default=1,
                        help="runs (and searches) trained at once, each in its own process "
                             "on the study's thread budget; the numbers do not depend on it "
                             "(default 1)")
