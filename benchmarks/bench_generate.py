@@ -122,7 +122,8 @@ def miditok_cache(args: argparse.Namespace) -> None:
     for length in (256, 512, 768):
         cached = timed(lambda n=length: sample(run.model, run.vocab, 1, no_end,
                                                max_tokens=n, seed=0, grammar=None), args.runs)
-        slow = timed(lambda n=length: sample(Recompute(run.model), run.vocab, 1, no_end,
+        slow = timed(lambda n=length: sample(Recompute(run.model, window=run.model.max_context),
+                                             run.vocab, 1, no_end,
                                              max_tokens=n, seed=0, grammar=None),
                      max(1, args.runs // 2))
         ratio = slow / cached

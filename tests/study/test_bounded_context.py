@@ -65,3 +65,36 @@ def test_sliding_window_sampling_goes_past_max_context():
     for t in range(2, len(row) - 1):  # every token is the argmax over the last 4 before it
         logits, _ = model(torch.tensor([row[max(t - 4, 0):t]]))
         assert row[t] == int(logits[0, -1].argmax())
+
+
+def test_generation_slides_past_the_context_with_the_cache_while_it_fits():
+    """sample() on a bounded model goes past max_context (Windowed) and draws exactly
+    what the uncached sliding window draws at the same seed."""
+    from cadenza.generate.decode import Windowed, sample
+
+    model = _transformer(6)
+    from cadenza.codecs.base import Vocab
+
+    vocab = Vocab(["<pad>"] + [f"t{i}" for i in range(1, 7)], list(range(-1, 6)))
+    for prompt in ([1, 3], [1, 3, 2, 4, 3, 2, 5, 6, 2]):  # shorter and longer than C
+        fast = sample(model, vocab, n=3, prompt_ids=prompt, max_tokens=20, seed=4,
+                      grammar=None)
+        slow = sample(Recompute(model, window=6), vocab, n=3, prompt_ids=prompt,
+                      max_tokens=20, seed=4, grammar=None)
+        assert fast == slow
+        assert max(len(r) for r in fast) > 7  # past max_context + 1
+    assert Windowed(model).max_context is None
+
+
+def test_a_run_is_used_within_the_window_it_trained_on():
+    from cadenza.train.checkpoint import trained_context
+    from cadenza.train.config import TrainConfig
+
+    model = _transformer(16)
+    trained_context(model, TrainConfig(seq_len=8, tbptt=False))
+    assert model.max_context == 8  # scored and sampled through a window of 8
+    trained_context(model, TrainConfig(seq_len=64, tbptt=False))
+    assert model.max_context == 8  # never widened past what it holds
+    rnn = build_model("rnn", 7, cell="lstm", layers=1, hidden=4, embedding=4)
+    trained_context(rnn, TrainConfig(seq_len=8))
+    assert rnn.max_context is None

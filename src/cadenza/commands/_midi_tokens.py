@@ -47,7 +47,7 @@ def continue_tokens(args: argparse.Namespace, run: Any, path: Path,
         raise CadenzaError("--frames is for grid runs; give --bars or --notes")
     score, shift = _prepared_primer(run, path)
     primer = event_primer(score, run.codec, run.vocab, args.bars, args.notes,
-                          prompt_budget(run, args.max_tokens), str(path))
+                          prompt_budget(args.max_tokens), str(path))
     print(f"primer {path}: kept {primer.notes} notes ({len(primer.ids)} tokens)"
           + (f", transposed by {shift:+d} and back" if shift else ""))
     processors = sampling_settings(args, run.path).processors(run.vocab) + _scale(args, run)

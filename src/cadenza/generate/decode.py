@@ -79,8 +79,8 @@ class _Setup:
             raise ConfigError("the prompt is empty")
         reserve = 2 if isinstance(grammar, ChoraleGrammar) else 1
         self.limit = max_tokens - reserve
-        if model.max_context:  # the last token is never fed, so one more fits
-            self.limit = min(self.limit, model.max_context + 1)
+        if model.max_context and self.limit > model.max_context + 1:
+            model = self.model = Windowed(model)  # the last token is never fed: C + 1 fit
         if self.limit <= len(self.prompt):
             raise ConfigError(
                 f"max_tokens {max_tokens} leaves no room after a prompt of {len(self.prompt)}"
@@ -119,6 +119,7 @@ def _decode(model: Any, vocab: Vocab, n: int, processors: Sequence[LogitsProcess
             max_tokens: int, prompt_ids: Sequence[int] | None, grammar: Grammar,
             choose: Chooser) -> list[list[int]]:
     setup = _Setup(model, vocab, processors, max_tokens, prompt_ids, grammar)
+    model = setup.model  # the model, or a window sliding over it past its context
     out: list[list[int] | None] = [None] * n
     with decoding_mode():
         ids, state, logits, states = setup.start(n)
@@ -198,6 +199,7 @@ def beam_search(model: Any, vocab: Vocab, width: int = 4,
     if scoring not in ("processed", "model"):
         raise ConfigError(f"beam scoring must be 'processed' or 'model', not {scoring!r}")
     setup = _Setup(model, vocab, processors, max_tokens, prompt_ids, grammar)
+    model = setup.model
     finished: list[tuple[float, list[int]]] = []
     with decoding_mode():
         ids, state, logits, states = setup.start(1)
@@ -269,13 +271,61 @@ def log_prob(model: Any, vocab: Vocab, ids: Sequence[int], prompt_length: int = 
     return total
 
 
+class Windowed:
+    """A bounded-context model that generates past its context ``C``: the model's own
+    cache while the sequence fits, then each token from the last ``C`` tokens before it
+    (re-run, as :class:`Recompute` with ``window=C`` does: the same tokens at the same
+    seed). A model is only ever fed positions it was trained on."""
+
+    def __init__(self, model: Any):
+        self.model, self.window, self.max_context = model, model.max_context, None
+
+    def parameters(self) -> Any:
+        return self.model.parameters()
+
+    def init_state(self, batch_size: int, device: Any = None) -> tuple[Any, Tensor]:
+        """(the model's cache, or None once past the window; every token so far)."""
+        return (self.model.init_state(batch_size, device),
+                torch.zeros(batch_size, 0, dtype=torch.long, device=device))
+
+    def forward(self, tokens: Tensor, state: tuple[Any, Tensor]) -> tuple[Tensor, Any]:
+        cache, seen = state
+        seen = torch.cat([seen, tokens], dim=1)
+        if cache is not None and seen.shape[1] <= self.window:
+            logits, cache = self.model.forward(tokens, cache)
+            return logits, (cache, seen)
+        return self._recompute(seen, tokens.shape[1])
+
+    def _recompute(self, seen: Tensor, new: int) -> tuple[Tensor, Any]:
+        """Logits of the last ``new`` tokens of ``seen``, through the strided windows
+        that cover them; the state keeps the ``C - 1`` tokens the next step needs."""
+        parts = []
+        for begin, done, end in windows(seen.shape[1], self.window):
+            if end > seen.shape[1] - new:
+                logits, _ = self.model.forward(seen[:, begin:end])
+                parts.append(logits[:, done - begin:])
+        logits = torch.cat(parts, dim=1)[:, -new:]
+        return logits, (None, seen[:, -(self.window - 1):])
+
+    def step(self, tokens: Tensor, state: tuple[Any, Tensor]) -> tuple[Tensor, Any]:
+        cache, seen = state
+        if cache is not None and seen.shape[1] < self.window:
+            logits, cache = self.model.step(tokens, cache)
+            return logits, (cache, torch.cat([seen, tokens[:, None]], dim=1))
+        logits, state = self._recompute(torch.cat([seen, tokens[:, None]], dim=1), 1)
+        return logits[:, 0], state
+
+    def select_state(self, state: tuple[Any, Tensor], index: Tensor) -> tuple[Any, Tensor]:
+        cache, seen = state
+        return (None if cache is None else self.model.select_state(cache, index),
+                seen.index_select(0, index))
+
+
 class Recompute:
     """A model seen through its contract but with no cache: every step re-runs the
-    prefix. Without ``window`` it is only for checking caches and measuring what they
-    save. With ``window`` (at most the model's ``max_context``) only the last ``window``
-    tokens are run, so a model with a bounded context samples past it: each token is
-    drawn from the ``window`` tokens before it, never from positions it was not trained
-    on."""
+    prefix (with ``window``, at most the model's ``max_context``: only its last
+    ``window`` tokens). Only for checking caches (:class:`Windowed` against its window)
+    and measuring what they save."""
 
     def __init__(self, model: Any, window: int | None = None):
         if window is not None and not 1 < window <= (model.max_context or window):

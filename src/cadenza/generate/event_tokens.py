@@ -140,12 +140,12 @@ def generate_events(run: Any, n: int, processors: list, bars: int,
                     prompt: list[int] | None = None, max_tokens: int = 1 << 20,
                     seed: int | None = None) -> list[Score]:
     """``n`` pieces that follow ``prompt`` (default ``BOS``) for ``bars`` more bars,
-    decoded; at most ``max_tokens`` tokens a piece, within the model's context."""
+    decoded; at most ``max_tokens`` tokens a piece (a model with a bounded context slides
+    it past its context: :class:`cadenza.generate.decode.Windowed`)."""
     from cadenza.generate.decode import sample
 
     prompt = prompt or [run.vocab.role_id("bos")]
-    context = run.model.max_context
-    limit = max_tokens if not context else min(max_tokens, context + 1)
+    limit = max_tokens
     if limit <= len(prompt) + 1:
         raise CadenzaError(f"the prompt of {len(prompt)} tokens leaves no room within "
                            f"{limit} tokens; keep fewer --bars or --notes")
@@ -156,8 +156,6 @@ def generate_events(run: Any, n: int, processors: list, bars: int,
     return [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
 
 
-def prompt_budget(run: Any, max_tokens: int) -> int:
+def prompt_budget(max_tokens: int) -> int:
     """The most tokens a primer may take: three quarters of what a piece may hold."""
-    context = run.model.max_context
-    limit = max_tokens if not context else min(max_tokens, context + 1)
-    return max(1, limit * 3 // 4)
+    return max(1, max_tokens * 3 // 4)

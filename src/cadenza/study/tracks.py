@@ -57,12 +57,10 @@ def continue_primers(model: torch.nn.Module, vocab, pieces: list[np.ndarray], pr
     one, as ``cadenza generate`` draws; a model with a shorter context than the whole
     slides a window of its context over it), resampled for ``sweeps`` Gibbs sweeps by a
     masked one (which has no grammar: what it writes may not decode)."""
-    from cadenza.generate.decode import Recompute, sample
+    from cadenza.generate.decode import sample
     from cadenza.generate.gibbs import gibbs_continue
 
     autoregressive = model.contract == "autoregressive"
-    if autoregressive and (model.max_context or math.inf) <= primer + length:
-        model = Recompute(model, window=model.max_context)  # slide past a bounded context
     out = []
     for index, ids in enumerate(pieces):
         head = ids[:primer]

@@ -87,7 +87,18 @@ def load_run(path: str | Path, which: str = "best",
     model = build_checked(weights, lambda: build_model_for(config.model.name, spec, len(vocab),
                                                            **config.model.options))
     load_weights(model, weights)
+    trained_context(model, config.train)
     return Run(path, config, model.to(device or "cpu").eval(), vocab, codec)
+
+
+def trained_context(model: Any, train: Any) -> None:
+    """Bound a model's context by the window it trains on: a transformer trained on
+    windows of ``seq_len`` tokens never learnt later positions, so it is scored and
+    sampled through a window of ``seq_len`` that slides (its ``max_context`` stays the
+    most it can hold). Recurrent models (no ``max_context``) are left as they are."""
+    context = getattr(model, "max_context", None)
+    if context is not None and not train.tbptt and train.seq_len < context:
+        model.max_context = train.seq_len
 
 
 def read_config(path: str | Path) -> ExperimentConfig:

@@ -66,6 +66,7 @@ def train(config: ExperimentConfig, out: str | Path, resume: bool = False,
     if t.tbptt and getattr(model, "max_context", None) is not None:
         raise ConfigError(f"train.tbptt needs a recurrent model, not {config.model.name!r}; "
                           "use --set train.tbptt=false")
+    ckpt.trained_context(model, t)  # validation reads it as it will be used
     windows = ddp.shard(objective.batches("train", t), t.batch_size, ranks)
     objective.share = (ranks.rank, ranks.world)
     steps_per_epoch = math.ceil(windows.windows_per_epoch / t.grad_accum)
