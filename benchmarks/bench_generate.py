@@ -28,7 +28,7 @@ import torch
 
 from cadenza.codecs import Vocab, build_codec
 from cadenza.codecs.chorale import note_code
-from cadenza.generate.decode import Recompute, sample
+from cadenza.generate.decode import Recompute, Windowed, sample
 from cadenza.models import build_model
 
 
@@ -122,9 +122,8 @@ def miditok_cache(args: argparse.Namespace) -> None:
     for length in (256, 512, 768):
         cached = timed(lambda n=length: sample(run.model, run.vocab, 1, no_end,
                                                max_tokens=n, seed=0, grammar=None), args.runs)
-        slow = timed(lambda n=length: sample(Recompute(run.model, window=run.model.max_context),
-                                             run.vocab, 1, no_end,
-                                             max_tokens=n, seed=0, grammar=None),
+        slow = timed(lambda n=length: sample(Windowed(run.model, cache=False), run.vocab, 1,
+                                             no_end, max_tokens=n, seed=0, grammar=None),
                      max(1, args.runs // 2))
         ratio = slow / cached
         print(f"{length:>6}  {cached:>8.3f}s  {slow:>8.3f}s  {ratio:>7.1f}x  >= 5x   "

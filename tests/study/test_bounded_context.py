@@ -8,7 +8,7 @@ import torch
 
 from cadenza.evaluate.infilling import exact_conditional
 from cadenza.evaluate.likelihood import target_logprobs, windows
-from cadenza.generate.decode import Recompute, greedy
+from cadenza.generate.decode import Windowed, greedy
 from cadenza.models import build_model
 
 
@@ -59,7 +59,7 @@ def test_sliding_window_sampling_goes_past_max_context():
     from cadenza.codecs.base import Vocab
 
     vocab = Vocab(["<pad>"] + [f"t{i}" for i in range(1, 7)], list(range(-1, 6)))
-    row = greedy(Recompute(model, window=4), vocab, prompt_ids=[1, 3], max_tokens=12,
+    row = greedy(Windowed(model, cache=False), vocab, prompt_ids=[1, 3], max_tokens=12,
                  grammar=None)
     assert len(row) > 5  # the model alone stops at max_context + 1 tokens
     for t in range(2, len(row) - 1):  # every token is the argmax over the last 4 before it
@@ -70,7 +70,7 @@ def test_sliding_window_sampling_goes_past_max_context():
 def test_generation_slides_past_the_context_with_the_cache_while_it_fits():
     """sample() on a bounded model goes past max_context (Windowed) and draws exactly
     what the uncached sliding window draws at the same seed."""
-    from cadenza.generate.decode import Windowed, sample
+    from cadenza.generate.decode import sample
 
     model = _transformer(6)
     from cadenza.codecs.base import Vocab
@@ -79,7 +79,7 @@ def test_generation_slides_past_the_context_with_the_cache_while_it_fits():
     for prompt in ([1, 3], [1, 3, 2, 4, 3, 2, 5, 6, 2]):  # shorter and longer than C
         fast = sample(model, vocab, n=3, prompt_ids=prompt, max_tokens=20, seed=4,
                       grammar=None)
-        slow = sample(Recompute(model, window=6), vocab, n=3, prompt_ids=prompt,
+        slow = sample(Windowed(model, cache=False), vocab, n=3, prompt_ids=prompt,
                       max_tokens=20, seed=4, grammar=None)
         assert fast == slow
         assert max(len(r) for r in fast) > 7  # past max_context + 1

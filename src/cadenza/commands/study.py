@@ -29,7 +29,6 @@ def register(commands) -> None:
 
 
 def run_study(args: argparse.Namespace) -> int:
-    from cadenza.errors import ConfigError
     from cadenza.io.atomic import folder_lock, make_folder
     from cadenza.study.listen import write_continuations
     from cadenza.study.report import write_results
@@ -37,8 +36,6 @@ def run_study(args: argparse.Namespace) -> int:
     from cadenza.study.runner import run_study as run
     from cadenza.study.spec import load_study
 
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     spec = load_study(args.spec, args.overrides)
     make_folder(args.out)
     with folder_lock(args.out, wait=False, what="study"):

@@ -273,20 +273,23 @@ def log_prob(model: Any, vocab: Vocab, ids: Sequence[int], prompt_length: int = 
 
 class Windowed:
     """A bounded-context model that generates past its context ``C``: the model's own
-    cache while the sequence fits, then each token from the last ``C`` tokens before it
-    (re-run, as :class:`Recompute` with ``window=C`` does: the same tokens at the same
-    seed). A model is only ever fed positions it was trained on."""
+    cache while the sequence fits, then each token from the last ``C`` tokens before it,
+    re-run. A model is only ever fed positions it was trained on. With ``cache=False``
+    every step re-runs its window: the reference the cached path is checked against
+    (the same tokens at the same seed) and what the cache saves is measured by."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, cache: bool = True):
         self.model, self.window, self.max_context = model, model.max_context, None
+        self.cache = cache
 
     def parameters(self) -> Any:
         return self.model.parameters()
 
     def init_state(self, batch_size: int, device: Any = None) -> tuple[Any, Tensor]:
-        """(the model's cache, or None once past the window; every token so far)."""
-        return (self.model.init_state(batch_size, device),
-                torch.zeros(batch_size, 0, dtype=torch.long, device=device))
+        """(the model's cache, or None once past the window or without one; every token
+        so far)."""
+        cache = self.model.init_state(batch_size, device) if self.cache else None
+        return cache, torch.zeros(batch_size, 0, dtype=torch.long, device=device)
 
     def forward(self, tokens: Tensor, state: tuple[Any, Tensor]) -> tuple[Tensor, Any]:
         cache, seen = state
@@ -323,16 +326,10 @@ class Windowed:
 
 class Recompute:
     """A model seen through its contract but with no cache: every step re-runs the
-    prefix (with ``window``, at most the model's ``max_context``: only its last
-    ``window`` tokens). Only for checking caches (:class:`Windowed` against its window)
-    and measuring what they save."""
+    whole prefix. Only for checking caches and measuring what they save."""
 
-    def __init__(self, model: Any, window: int | None = None):
-        if window is not None and not 1 < window <= (model.max_context or window):
-            raise ConfigError(f"a sliding window must be 2..{model.max_context} tokens, "
-                              f"got {window}")
-        self.model, self.window = model, window
-        self.max_context = None if window else model.max_context
+    def __init__(self, model: Any):
+        self.model, self.max_context = model, model.max_context
 
     def parameters(self) -> Any:
         return self.model.parameters()
@@ -342,15 +339,8 @@ class Recompute:
 
     def forward(self, tokens: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         prefix = torch.cat([state, tokens], dim=1)
-        if self.window is None:
-            logits, _ = self.model.forward(prefix)
-            return logits[:, -tokens.shape[1]:], prefix
-        parts = []  # a prompt longer than the window is read in strided windows
-        for begin, done, end in windows(prefix.shape[1], self.window):
-            logits, _ = self.model.forward(prefix[:, begin:end])
-            parts.append(logits[:, done - begin:])
-        logits = torch.cat(parts, dim=1)
-        return logits[:, -tokens.shape[1]:], prefix[:, -(self.window - 1):]
+        logits, _ = self.model.forward(prefix)
+        return logits[:, -tokens.shape[1]:], prefix
 
     def step(self, tokens: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         logits, prefix = self.forward(tokens[:, None], state)

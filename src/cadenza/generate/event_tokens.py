@@ -145,13 +145,12 @@ def generate_events(run: Any, n: int, processors: list, bars: int,
     from cadenza.generate.decode import sample
 
     prompt = prompt or [run.vocab.role_id("bos")]
-    limit = max_tokens
-    if limit <= len(prompt) + 1:
+    if max_tokens <= len(prompt) + 1:
         raise CadenzaError(f"the prompt of {len(prompt)} tokens leaves no room within "
-                           f"{limit} tokens; keep fewer --bars or --notes")
+                           f"{max_tokens} tokens; keep fewer --bars or --notes")
     chain = list(processors) + [TimeLimit(run.vocab, run.codec,
                                           bars_limit(prompt, run.vocab, run.codec, bars))]
-    rows = sample(run.model, run.vocab, n=n, processors=chain, max_tokens=limit, seed=seed,
+    rows = sample(run.model, run.vocab, n=n, processors=chain, max_tokens=max_tokens, seed=seed,
                   prompt_ids=prompt, grammar=None)
     return [run.codec.decode(run.vocab.decode(ids)) for ids in rows]
 

@@ -153,6 +153,11 @@ def plot_nll_vs_params(summary: list[dict[str, Any]], path: Path) -> None:
     plot_against(summary, "params", path)
 
 
+def _colours(summary: list[dict[str, Any]]) -> dict[str, str]:
+    """One colour a model, the same in every panel and figure (models in sorted order)."""
+    return {m: f"C{i}" for i, m in enumerate(sorted({r["model"] for r in summary}))}
+
+
 def plot_against(summary: list[dict[str, Any]], x: str, path: Path) -> None:
     """Test NLL and infilling NLL against ``x`` (``params``, or the mean ``wall_s``):
     one row of panels per dataset (their scales differ), one colour per model, each
@@ -163,7 +168,7 @@ def plot_against(summary: list[dict[str, Any]], x: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     datasets = sorted({r["dataset"] for r in summary})
-    colour = {m: f"C{i}" for i, m in enumerate(sorted({r["model"] for r in summary}))}
+    colour = _colours(summary)
     name = "parameters" if x == "params" else LABELS[x]
     fig, axes = plt.subplots(len(datasets), 2, figsize=(10, 3.6 * len(datasets)),
                              squeeze=False)
@@ -204,13 +209,12 @@ def plot_by_window(summary: list[dict[str, Any]], path: Path) -> None:
         [k for k in keys if k.startswith("continuation_nll_k")][-1:]
     fig, axes = plt.subplots(len(datasets), len(keys), figsize=(3.6 * len(keys),
                              3.2 * len(datasets)), squeeze=False)
-    models = sorted({r["model"] for r in summary})
-    colour = {m: f"C{i}" for i, m in enumerate(models)}  # one colour a model, every panel
+    colour = _colours(summary)
     lengths = sorted({r["seq_len"] for r in summary})
     for row_axes, dataset in zip(axes, datasets):
         rows = [r for r in summary if r["dataset"] == dataset]
         for ax, key in zip(row_axes, keys):
-            for model in models:
+            for model in colour:
                 points = sorted((r["seq_len"], r[key]) for r in rows
                                 if r["model"] == model and r.get(key) is not None)
                 if points:
